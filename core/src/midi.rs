@@ -1,0 +1,352 @@
+//! Standard MIDI Files as beat-timed notes.
+//!
+//! Reading merges every track and channel, converts ticks to beats through the header's PPQ
+//! (or, for SMPTE-timed files, through the tempo map), and applies the sustain pedal to note
+//! lengths, because a pianist's "held" note is what the listener hears, not the key release.
+
+use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+use thiserror::Error;
+
+/// A sounding note, timed in beats (quarter notes) from the start of the piece.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Note {
+    pub pitch: u8,
+    pub velocity: u8,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// The notes of a piece plus the little we need to write it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// Sorted by start, then pitch.
+    pub notes: Vec<Note>,
+    /// Tempo at the start of the piece; used when writing, not for timing notes.
+    pub bpm: f64,
+}
+
+#[derive(Debug, Error)]
+pub enum MidiError {
+    #[error("not a valid MIDI file: {0}")]
+    Parse(#[from] midly::Error),
+    #[error("the file contains no notes")]
+    NoNotes,
+    #[error("unusable timing in header: {0}")]
+    Timing(String),
+    #[error("could not write MIDI: {0}")]
+    Write(String),
+}
+
+const SUSTAIN_CC: u8 = 64;
+const DEFAULT_US_PER_BEAT: u32 = 500_000;
+/// PPQ used when writing; divisible by 24 (our grid) and by 5 and 7 for odd tuplets.
+pub const WRITE_PPQ: u16 = 840;
+
+#[derive(Clone, Copy)]
+struct Sounding {
+    velocity: u8,
+    start: f64,
+    /// Key released while the pedal was down: the note rings until pedal-up.
+    held_by_pedal: bool,
+}
+
+/// Converts absolute ticks to beats.
+enum Clock {
+    Metrical { ppq: f64 },
+    /// Ticks are seconds / `tick_seconds`; beats need the tempo map: (tick, µs per beat) sorted.
+    Timecode { tick_seconds: f64, tempi: Vec<(u64, u32)> },
+}
+
+impl Clock {
+    fn beats(&self, tick: u64) -> f64 {
+        match self {
+            Clock::Metrical { ppq } => tick as f64 / ppq,
+            Clock::Timecode { tick_seconds, tempi } => {
+                let mut beats = 0.0;
+                let mut last_tick = 0u64;
+                let mut us = DEFAULT_US_PER_BEAT;
+                for &(t, next_us) in tempi.iter().take_while(|(t, _)| *t <= tick) {
+                    beats += (t - last_tick) as f64 * tick_seconds * 1e6 / f64::from(us);
+                    last_tick = t;
+                    us = next_us;
+                }
+                beats + (tick - last_tick) as f64 * tick_seconds * 1e6 / f64::from(us)
+            }
+        }
+    }
+}
+
+/// Parses a Standard MIDI File into a [`Score`].
+pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
+    let smf = Smf::parse(bytes)?;
+
+    // All tracks merged onto one absolute-tick timeline. Format 2 files hold independent
+    // sequences; playing them one after another would be as wrong as merging, so merge.
+    let mut events: Vec<(u64, usize, TrackEventKind)> = Vec::new();
+    for track in &smf.tracks {
+        let mut tick = 0u64;
+        for (i, ev) in track.iter().enumerate() {
+            tick += u64::from(ev.delta.as_int());
+            events.push((tick, i, ev.kind));
+        }
+    }
+    // Stable order: by tick, then by position in its track (keeps on/off order of each track).
+    events.sort_by_key(|(tick, i, _)| (*tick, *i));
+
+    let mut tempi: Vec<(u64, u32)> = events
+        .iter()
+        .filter_map(|(t, _, k)| match k {
+            TrackEventKind::Meta(MetaMessage::Tempo(us)) if us.as_int() > 0 => {
+                Some((*t, us.as_int()))
+            }
+            _ => None,
+        })
+        .collect();
+    tempi.dedup_by_key(|(t, _)| *t);
+    let first_us = tempi.first().filter(|(t, _)| *t == 0).map_or(DEFAULT_US_PER_BEAT, |x| x.1);
+    let clock = match smf.header.timing {
+        Timing::Metrical(ppq) if ppq.as_int() > 0 => Clock::Metrical { ppq: f64::from(ppq.as_int()) },
+        Timing::Metrical(_) => return Err(MidiError::Timing("PPQ of 0".into())),
+        Timing::Timecode(fps, sub) if sub > 0 => Clock::Timecode {
+            tick_seconds: 1.0 / (f64::from(fps.as_f32()) * f64::from(sub)),
+            tempi,
+        },
+        Timing::Timecode(..) => return Err(MidiError::Timing("0 subframes per frame".into())),
+    };
+
+    let mut sounding: [[Option<Sounding>; 128]; 16] = [[None; 128]; 16];
+    let mut pedal = [false; 16];
+    let mut notes = Vec::new();
+    let mut last_beat = 0.0f64;
+
+    for (tick, _, kind) in events {
+        let TrackEventKind::Midi { channel, message } = kind else { continue };
+        let ch = channel.as_int() as usize;
+        let beat = clock.beats(tick);
+        last_beat = last_beat.max(beat);
+        match message {
+            MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                let p = key.as_int() as usize;
+                // Re-striking a ringing key ends the previous sound.
+                if let Some(s) = sounding[ch][p].take() {
+                    push_note(&mut notes, p as u8, s, beat);
+                }
+                sounding[ch][p] =
+                    Some(Sounding { velocity: vel.as_int(), start: beat, held_by_pedal: false });
+            }
+            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                let p = key.as_int() as usize;
+                if pedal[ch] {
+                    if let Some(s) = sounding[ch][p].as_mut() {
+                        s.held_by_pedal = true;
+                    }
+                } else if let Some(s) = sounding[ch][p].take() {
+                    push_note(&mut notes, p as u8, s, beat);
+                }
+            }
+            MidiMessage::Controller { controller, value } if controller.as_int() == SUSTAIN_CC => {
+                let down = value.as_int() >= 64;
+                if pedal[ch] && !down {
+                    for p in 0..128 {
+                        if sounding[ch][p].is_some_and(|s| s.held_by_pedal) {
+                            let s = sounding[ch][p].take().unwrap();
+                            push_note(&mut notes, p as u8, s, beat);
+                        }
+                    }
+                }
+                pedal[ch] = down;
+            }
+            _ => {}
+        }
+    }
+    // Notes never released (truncated files) end with the last event.
+    for ch in sounding.iter_mut() {
+        for (p, s) in ch.iter_mut().enumerate() {
+            if let Some(s) = s.take() {
+                push_note(&mut notes, p as u8, s, last_beat);
+            }
+        }
+    }
+    if notes.is_empty() {
+        return Err(MidiError::NoNotes);
+    }
+    sort_notes(&mut notes);
+    Ok(Score { notes, bpm: 60e6 / f64::from(first_us) })
+}
+
+fn push_note(notes: &mut Vec<Note>, pitch: u8, s: Sounding, end: f64) {
+    notes.push(Note { pitch, velocity: s.velocity, start: s.start, end: end.max(s.start) });
+}
+
+/// Sorts notes into the canonical order: by start, then pitch.
+pub fn sort_notes(notes: &mut [Note]) {
+    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));
+}
+
+/// Writes a single-track (format 0) Standard MIDI File on channel 1.
+pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
+    let ppq = f64::from(WRITE_PPQ);
+    let to_tick = |beat: f64| (beat.max(0.0) * ppq).round() as u64;
+    // (tick, is_on, pitch, velocity): offs sort before ons at the same tick so a repeated
+    // pitch is released before it is struck again.
+    let mut evs: Vec<(u64, bool, u8, u8)> = Vec::with_capacity(score.notes.len() * 2);
+    for n in &score.notes {
+        let on = to_tick(n.start);
+        let off = to_tick(n.end).max(on + 1);
+        evs.push((on, true, n.pitch & 127, n.velocity.clamp(1, 127)));
+        evs.push((off, false, n.pitch & 127, 0));
+    }
+    evs.sort_by_key(|&(t, on, p, _)| (t, on, p));
+
+    let us = (60e6 / score.bpm.clamp(1.0, 1000.0)).round() as u32;
+    let mut track: Vec<TrackEvent> = Vec::with_capacity(evs.len() + 3);
+    track.push(TrackEvent {
+        delta: 0.into(),
+        kind: TrackEventKind::Meta(MetaMessage::Tempo(us.min(0xFF_FFFF).into())),
+    });
+    let mut last = 0u64;
+    for (tick, on, pitch, vel) in evs {
+        let delta = u32::try_from(tick - last).map_err(|_| MidiError::Write("note too late".into()))?;
+        if delta > 0x0FFF_FFFF {
+            return Err(MidiError::Write("gap between notes too long".into()));
+        }
+        last = tick;
+        let message = if on {
+            MidiMessage::NoteOn { key: pitch.into(), vel: vel.into() }
+        } else {
+            MidiMessage::NoteOff { key: pitch.into(), vel: 64.into() }
+        };
+        track.push(TrackEvent {
+            delta: delta.into(),
+            kind: TrackEventKind::Midi { channel: 0.into(), message },
+        });
+    }
+    track.push(TrackEvent { delta: 0.into(), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    let smf = Smf {
+        header: Header::new(Format::SingleTrack, Timing::Metrical(WRITE_PPQ.into())),
+        tracks: vec![track],
+    };
+    let mut out = Vec::new();
+    smf.write_std(&mut out).map_err(|e| MidiError::Write(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use midly::num::u28;
+
+    fn ev(delta: u32, ch: u8, message: MidiMessage) -> TrackEvent<'static> {
+        TrackEvent {
+            delta: u28::new(delta),
+            kind: TrackEventKind::Midi { channel: ch.into(), message },
+        }
+    }
+    fn on(key: u8, vel: u8) -> MidiMessage {
+        MidiMessage::NoteOn { key: key.into(), vel: vel.into() }
+    }
+    fn off(key: u8) -> MidiMessage {
+        MidiMessage::NoteOff { key: key.into(), vel: 0.into() }
+    }
+    fn cc(c: u8, v: u8) -> MidiMessage {
+        MidiMessage::Controller { controller: c.into(), value: v.into() }
+    }
+    fn smf(timing: Timing, tracks: Vec<Vec<TrackEvent<'static>>>) -> Vec<u8> {
+        let smf = Smf { header: Header::new(Format::Parallel, timing), tracks };
+        let mut out = Vec::new();
+        smf.write_std(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn merges_tracks_and_honours_ppq_not_tempo() {
+        let tempo = TrackEvent {
+            delta: 0.into(),
+            kind: TrackEventKind::Meta(MetaMessage::Tempo(250_000.into())),
+        };
+        let t1 = vec![tempo, ev(0, 0, on(60, 100)), ev(96, 0, off(60))];
+        let t2 = vec![ev(48, 3, on(64, 50)), ev(96, 3, on(64, 0))];
+        let score = read_midi(&smf(Timing::Metrical(96.into()), vec![t1, t2])).unwrap();
+        assert_eq!(score.bpm, 240.0);
+        assert_eq!(
+            score.notes,
+            vec![
+                Note { pitch: 60, velocity: 100, start: 0.0, end: 1.0 },
+                Note { pitch: 64, velocity: 50, start: 0.5, end: 1.5 },
+            ]
+        );
+    }
+
+    #[test]
+    fn sustain_pedal_extends_released_notes_until_pedal_up() {
+        let t = vec![
+            ev(0, 0, cc(64, 127)),
+            ev(0, 0, on(60, 80)),
+            ev(100, 0, off(60)),
+            ev(0, 0, on(64, 80)),
+            ev(300, 0, cc(64, 0)),
+            ev(100, 0, off(64)),
+        ];
+        let score = read_midi(&smf(Timing::Metrical(100.into()), vec![t])).unwrap();
+        assert_eq!(score.notes[0], Note { pitch: 60, velocity: 80, start: 0.0, end: 4.0 });
+        assert_eq!(score.notes[1], Note { pitch: 64, velocity: 80, start: 1.0, end: 5.0 });
+    }
+
+    #[test]
+    fn restrike_under_pedal_ends_previous_note() {
+        let t = vec![
+            ev(0, 0, cc(64, 127)),
+            ev(0, 0, on(60, 80)),
+            ev(50, 0, off(60)),
+            ev(50, 0, on(60, 90)),
+            ev(100, 0, off(60)),
+            ev(0, 0, cc(64, 0)),
+        ];
+        let score = read_midi(&smf(Timing::Metrical(100.into()), vec![t])).unwrap();
+        assert_eq!(score.notes.len(), 2);
+        assert_eq!(score.notes[0].end, 1.0);
+        assert_eq!(score.notes[1].end, 2.0);
+    }
+
+    #[test]
+    fn timecode_files_use_the_tempo_map() {
+        // 25 fps × 40 subframes = 1000 ticks per second; 120 bpm for 1 s, then 60 bpm.
+        let tempo = |d: u32, us: u32| TrackEvent {
+            delta: d.into(),
+            kind: TrackEventKind::Meta(MetaMessage::Tempo(us.into())),
+        };
+        let t = vec![
+            tempo(0, 500_000),
+            ev(0, 0, on(60, 80)),
+            tempo(1000, 1_000_000),
+            ev(1000, 0, off(60)),
+        ];
+        let score =
+            read_midi(&smf(Timing::Timecode(midly::Fps::Fps25, 40), vec![t])).unwrap();
+        assert!((score.notes[0].end - 3.0).abs() < 1e-9, "{:?}", score.notes);
+    }
+
+    #[test]
+    fn corrupt_and_empty_files_are_errors() {
+        assert!(matches!(read_midi(b"MThd garbage"), Err(MidiError::Parse(_))));
+        let empty = smf(Timing::Metrical(96.into()), vec![vec![]]);
+        assert!(matches!(read_midi(&empty), Err(MidiError::NoNotes)));
+    }
+
+    #[test]
+    fn write_then_read_is_identity_on_grid() {
+        let score = Score {
+            notes: vec![
+                Note { pitch: 60, velocity: 90, start: 0.0, end: 0.5 },
+                Note { pitch: 60, velocity: 70, start: 0.5, end: 1.0 },
+                Note { pitch: 67, velocity: 70, start: 0.25, end: 3.0 },
+            ],
+            bpm: 90.0,
+        };
+        let back = read_midi(&write_midi(&score).unwrap()).unwrap();
+        assert!((back.bpm - 90.0).abs() < 1e-3);
+        let mut expected = score.notes.clone();
+        sort_notes(&mut expected);
+        assert_eq!(back.notes, expected);
+    }
+}

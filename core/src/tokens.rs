@@ -1,0 +1,321 @@
+//! Notes ↔ tokens.
+//!
+//! Encoding quantizes note times to the vocabulary's grid. Decoding is incremental
+//! ([`Decoder`]) so the plugin can turn each generated token into note events as it arrives,
+//! without allocating.
+
+use crate::midi::{sort_notes, Note};
+use crate::vocab::{Token, Vocab};
+
+/// Encodes notes (any order) into tokens, without a leading `BOS`.
+///
+/// Every note starts on the nearest grid step and lasts at least one step. If quantization
+/// makes two notes of one pitch overlap, the earlier one is cut where the later one starts,
+/// which is what a keyboard would do.
+pub fn encode(notes: &[Note], vocab: &Vocab) -> Vec<Token> {
+    let spb = f64::from(vocab.steps_per_beat);
+    let q = |beat: f64| (beat * spb).round().max(0.0) as u64;
+
+    // (step, is_on, pitch, velocity, note index); offs first at equal steps.
+    let mut events = Vec::with_capacity(notes.len() * 2);
+    for (i, n) in notes.iter().enumerate() {
+        let on = q(n.start);
+        let off = q(n.end).max(on + 1);
+        let p = n.pitch & 127;
+        events.push((on, true, p, n.velocity, i));
+        events.push((off, false, p, 0, i));
+    }
+    events.sort_by_key(|&(step, is_on, pitch, _, i)| (step, is_on, pitch, i));
+
+    let mut tokens = Vec::with_capacity(events.len() * 2);
+    let mut owner: [Option<usize>; 128] = [None; 128];
+    let mut now = events.first().map_or(0, |e| e.0);
+    let mut velocity_bin = None;
+    for (step, is_on, pitch, velocity, i) in events {
+        let p = pitch as usize;
+        if !is_on && owner[p] != Some(i) {
+            continue; // already cut short by a re-strike
+        }
+        push_time_shift(&mut tokens, step - now, vocab);
+        now = step;
+        if is_on {
+            if owner[p].is_some() {
+                tokens.push(Token::NoteOff(pitch));
+            }
+            let bin = vocab.velocity_bin(velocity);
+            if velocity_bin != Some(bin) {
+                tokens.push(Token::Velocity(bin));
+                velocity_bin = Some(bin);
+            }
+            tokens.push(Token::NoteOn(pitch));
+            owner[p] = Some(i);
+        } else {
+            tokens.push(Token::NoteOff(pitch));
+            owner[p] = None;
+        }
+    }
+    tokens
+}
+
+/// Appends `TIME_SHIFT` tokens that advance `steps` grid steps in total.
+pub fn push_time_shift(tokens: &mut Vec<Token>, mut steps: u64, vocab: &Vocab) {
+    let max = u64::from(vocab.max_shift_steps);
+    while steps > 0 {
+        let s = steps.min(max);
+        tokens.push(Token::TimeShift(s as u16));
+        steps -= s;
+    }
+}
+
+/// A note event produced by the [`Decoder`], timed in grid steps from the decoder's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteEvent {
+    On { pitch: u8, velocity: u8, step: u64 },
+    Off { pitch: u8, step: u64 },
+}
+
+/// Incremental token → note-event decoder. Fixed size, never allocates.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    vocab: Vocab,
+    step: u64,
+    velocity: u8,
+    sounding: [bool; 128],
+    num_sounding: u32,
+    /// Tokens since time last advanced; lets generation bound chords.
+    events_at_step: u32,
+}
+
+impl Decoder {
+    pub fn new(vocab: Vocab) -> Self {
+        Self {
+            vocab,
+            step: 0,
+            velocity: vocab.bin_velocity(vocab.velocity_bins as u8 / 2),
+            sounding: [false; 128],
+            num_sounding: 0,
+            events_at_step: 0,
+        }
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// Current time in grid steps.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    pub fn is_sounding(&self, pitch: u8) -> bool {
+        self.sounding[pitch as usize & 127]
+    }
+
+    pub fn num_sounding(&self) -> u32 {
+        self.num_sounding
+    }
+
+    pub fn events_at_step(&self) -> u32 {
+        self.events_at_step
+    }
+
+    /// Feeds one token; calls `emit` for each resulting note event (at most two).
+    pub fn feed(&mut self, token: Token, mut emit: impl FnMut(NoteEvent)) {
+        match token {
+            Token::Bos => {}
+            Token::TimeShift(n) => {
+                self.step += u64::from(n);
+                self.events_at_step = 0;
+            }
+            Token::Velocity(b) => self.velocity = self.vocab.bin_velocity(b),
+            Token::NoteOn(pitch) => {
+                let p = pitch as usize & 127;
+                if self.sounding[p] {
+                    emit(NoteEvent::Off { pitch, step: self.step });
+                } else {
+                    self.sounding[p] = true;
+                    self.num_sounding += 1;
+                }
+                self.events_at_step += 1;
+                emit(NoteEvent::On { pitch, velocity: self.velocity, step: self.step });
+            }
+            Token::NoteOff(pitch) => {
+                let p = pitch as usize & 127;
+                if self.sounding[p] {
+                    self.sounding[p] = false;
+                    self.num_sounding -= 1;
+                    self.events_at_step += 1;
+                    emit(NoteEvent::Off { pitch, step: self.step });
+                }
+            }
+        }
+    }
+
+    /// Ends every sounding note at the current step.
+    pub fn release_all(&mut self, mut emit: impl FnMut(NoteEvent)) {
+        for p in 0..128u8 {
+            if self.sounding[p as usize] {
+                self.sounding[p as usize] = false;
+                emit(NoteEvent::Off { pitch: p, step: self.step });
+            }
+        }
+        self.num_sounding = 0;
+    }
+}
+
+/// Decodes a whole token sequence into notes; the first token is at beat `origin`.
+/// Notes still sounding at the end are closed there.
+pub fn decode(tokens: &[Token], vocab: &Vocab, origin: f64) -> Vec<Note> {
+    let mut decoder = Decoder::new(*vocab);
+    let mut open: [Option<(u64, u8)>; 128] = [None; 128];
+    let mut notes = Vec::new();
+    let beat = |step: u64| origin + step as f64 * vocab.step_beats();
+    let mut handle = |ev: NoteEvent, notes: &mut Vec<Note>| match ev {
+        NoteEvent::On { pitch, velocity, step } => open[pitch as usize] = Some((step, velocity)),
+        NoteEvent::Off { pitch, step } => {
+            if let Some((start, velocity)) = open[pitch as usize].take() {
+                notes.push(Note { pitch, velocity, start: beat(start), end: beat(step) });
+            }
+        }
+    };
+    for &t in tokens {
+        decoder.feed(t, |ev| handle(ev, &mut notes));
+    }
+    decoder.release_all(|ev| handle(ev, &mut notes));
+    sort_notes(&mut notes);
+    notes
+}
+
+/// Token ids of a sequence, for feeding a model.
+pub fn to_ids(tokens: &[Token], vocab: &Vocab) -> Vec<u32> {
+    tokens.iter().map(|&t| vocab.encode(t) as u32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::midi::{read_midi, write_midi, Score};
+
+    /// Small deterministic generator so the test needs no dependency.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    #[test]
+    fn midi_tokens_midi_keeps_every_note_within_one_step() {
+        let vocab = Vocab::default();
+        let step = vocab.step_beats();
+        let mut rng = Lcg(7);
+        // Off-grid times from a 480-PPQ performance, no same-pitch overlaps, chords included.
+        let mut notes = Vec::new();
+        let mut free_at = [0u64; 128];
+        let mut tick = 0u64;
+        for _ in 0..400 {
+            tick += rng.next() % 300;
+            let pitch = 36 + (rng.next() % 60) as u8;
+            if free_at[pitch as usize] > tick {
+                continue;
+            }
+            let len = 20 + rng.next() % 1500; // ≥ one step (20 ticks at 480 PPQ)
+            free_at[pitch as usize] = tick + len + 20;
+            let velocity = 1 + (rng.next() % 127) as u8;
+            notes.push(Note {
+                pitch,
+                velocity,
+                start: tick as f64 / 480.0,
+                end: (tick + len) as f64 / 480.0,
+            });
+        }
+        sort_notes(&mut notes);
+        let bytes = write_midi(&Score { notes: notes.clone(), bpm: 100.0 }).unwrap();
+        let read = read_midi(&bytes).unwrap();
+
+        let tokens = encode(&read.notes, &vocab);
+        let origin = (notes[0].start / step).round() * step;
+        let back = decode(&tokens, &vocab, origin);
+        let back = read_midi(&write_midi(&Score { notes: back, bpm: 100.0 }).unwrap()).unwrap();
+
+        assert_eq!(back.notes.len(), notes.len());
+        let mut unmatched = back.notes.clone();
+        for n in &notes {
+            let i = unmatched
+                .iter()
+                .position(|b| {
+                    b.pitch == n.pitch
+                        && (b.start - n.start).abs() <= step + 1e-9
+                        && (b.end - n.end).abs() <= step + 1e-9
+                        && vocab.velocity_bin(b.velocity) == vocab.velocity_bin(n.velocity)
+                })
+                .unwrap_or_else(|| panic!("note {n:?} lost or moved more than one step"));
+            unmatched.swap_remove(i);
+        }
+    }
+
+    #[test]
+    fn chord_is_one_instant_and_velocity_is_shared() {
+        let vocab = Vocab::default();
+        let n = |pitch, start, end| Note { pitch, velocity: 100, start, end };
+        let tokens = encode(&[n(60, 0.0, 1.0), n(64, 0.0, 1.0), n(67, 0.0, 2.0)], &vocab);
+        let b = vocab.velocity_bin(100);
+        assert_eq!(
+            tokens,
+            vec![
+                Token::Velocity(b),
+                Token::NoteOn(60),
+                Token::NoteOn(64),
+                Token::NoteOn(67),
+                Token::TimeShift(24),
+                Token::NoteOff(60),
+                Token::NoteOff(64),
+                Token::TimeShift(24),
+                Token::NoteOff(67),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_rests_split_into_max_shifts_and_tiny_notes_last_one_step() {
+        let vocab = Vocab::default();
+        let n = |start, end| Note { pitch: 60, velocity: 64, start, end };
+        let tokens = encode(&[n(0.0, 0.001), n(5.0, 5.5)], &vocab);
+        let shifts: Vec<_> = tokens.iter().filter(|t| matches!(t, Token::TimeShift(_))).collect();
+        // 1 step for the tiny note, then 119 steps = 48 + 48 + 23, then 12 steps.
+        assert_eq!(
+            shifts,
+            vec![
+                &Token::TimeShift(1),
+                &Token::TimeShift(48),
+                &Token::TimeShift(48),
+                &Token::TimeShift(23),
+                &Token::TimeShift(12)
+            ]
+        );
+    }
+
+    #[test]
+    fn overlapping_same_pitch_is_cut_at_restrike() {
+        let vocab = Vocab::default();
+        let n = |start, end| Note { pitch: 60, velocity: 64, start, end };
+        let back = decode(&encode(&[n(0.0, 2.0), n(1.0, 1.5)], &vocab), &vocab, 0.0);
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].start, back[0].end), (0.0, 1.0));
+        assert_eq!((back[1].start, back[1].end), (1.0, 1.5));
+    }
+
+    #[test]
+    fn decoder_ignores_offs_of_silent_pitches() {
+        let vocab = Vocab::default();
+        let mut d = Decoder::new(vocab);
+        let mut evs = Vec::new();
+        d.feed(Token::NoteOff(60), |e| evs.push(e));
+        assert!(evs.is_empty());
+        d.feed(Token::NoteOn(60), |e| evs.push(e));
+        d.feed(Token::NoteOn(60), |e| evs.push(e));
+        assert_eq!(evs.len(), 3);
+        assert_eq!(d.num_sounding(), 1);
+    }
+}
