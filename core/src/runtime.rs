@@ -1,0 +1,343 @@
+//! Running a contract-following model with ONNX Runtime (feature `ort`).
+//!
+//! ONNX Runtime is loaded dynamically, so Continuo ships (or is pointed at) a
+//! `libonnxruntime` instead of linking one: [`init_runtime`] finds it once per process.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::TensorRef;
+use thiserror::Error;
+
+use crate::contract::{
+    model_files, ContractError, ModelMeta, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
+};
+use crate::sampling::{sample, Constraints, Rng};
+use crate::tokens::{Decoder, NoteEvent};
+use crate::vocab::Token;
+
+/// The ONNX Runtime version Continuo is built and tested against.
+pub const ORT_VERSION: &str = "1.31.1";
+/// File name of the runtime library on this platform.
+pub const ORT_LIBRARY: &str = if cfg!(target_os = "windows") {
+    "onnxruntime.dll"
+} else if cfg!(target_os = "macos") {
+    "libonnxruntime.1.31.1.dylib"
+} else {
+    "libonnxruntime.so.1.31.1"
+};
+/// Environment variable that overrides where the runtime library is loaded from.
+pub const ORT_PATH_ENV: &str = "ORT_DYLIB_PATH";
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found (looked in: {0}). Run `cargo xtask fetch-ort`, or set \
+         {ORT_PATH_ENV} to a libonnxruntime {ORT_VERSION}"
+    )]
+    LibraryNotFound(String),
+    #[error("could not load ONNX Runtime from {path}: {message}")]
+    LibraryLoad { path: PathBuf, message: String },
+    #[error("model file {0} does not exist")]
+    MissingModel(PathBuf),
+    #[error(transparent)]
+    Meta(#[from] ContractError),
+    #[error("ONNX Runtime: {0}")]
+    Ort(String),
+    #[error("model {path} does not follow the Continuo contract: {message}")]
+    Contract { path: PathBuf, message: String },
+}
+
+impl<T> From<ort::Error<T>> for RuntimeError {
+    fn from(e: ort::Error<T>) -> Self {
+        RuntimeError::Ort(e.to_string())
+    }
+}
+
+/// Execution provider preference. Anything but CPU falls back to CPU when unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provider {
+    #[default]
+    Cpu,
+    Cuda,
+    CoreMl,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    pub provider: Provider,
+    pub intra_threads: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self { provider: Provider::Cpu, intra_threads: 1 }
+    }
+}
+
+/// Where to look for the runtime library: `$ORT_DYLIB_PATH`, then `extra` (e.g. beside the
+/// plugin binary), then this repository's cache (for `cargo test` and `cargo run`).
+pub fn library_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut c = Vec::new();
+    if let Some(p) = std::env::var_os(ORT_PATH_ENV) {
+        c.push(PathBuf::from(p));
+    }
+    c.extend(extra.iter().cloned());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    c.push(repo.join(".cache").join("ort").join(ORT_LIBRARY));
+    c
+}
+
+static RUNTIME: OnceLock<Result<(PathBuf, Environment), String>> = OnceLock::new();
+
+/// Loads ONNX Runtime once per process from the first existing candidate and returns the
+/// library's path. Later calls return the first call's outcome.
+pub fn init_runtime(extra: &[PathBuf]) -> Result<PathBuf, RuntimeError> {
+    runtime(extra).map(|(p, _)| p)
+}
+
+fn runtime(extra: &[PathBuf]) -> Result<(PathBuf, Environment), RuntimeError> {
+    let outcome = RUNTIME.get_or_init(|| {
+        let candidates = library_candidates(extra);
+        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+            let list: Vec<_> = candidates.iter().map(|p| p.display().to_string()).collect();
+            return Err(RuntimeError::LibraryNotFound(list.join(", ")).to_string());
+        };
+        let loaded = ort::init_from(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| b.with_name("continuo").build().map_err(|e| e.to_string()));
+        match loaded {
+            Ok(env) => Ok((path, env)),
+            Err(message) => Err(RuntimeError::LibraryLoad { path, message }.to_string()),
+        }
+    });
+    outcome.clone().map_err(RuntimeError::Ort)
+}
+
+/// A loaded model with its recurrent state, run one or more tokens at a time (batch 1).
+pub struct Model {
+    session: Session,
+    meta: ModelMeta,
+    onnx_path: PathBuf,
+    state: Vec<f32>,
+    logits: Vec<f32>,
+    provider_note: Option<String>,
+}
+
+impl Model {
+    /// Loads `path` (a model directory, `.onnx` or `.json`) and checks it against its metadata
+    /// by running one step, so a wrong model fails here rather than mid-performance.
+    pub fn load(path: &Path, options: &RuntimeOptions) -> Result<Self, RuntimeError> {
+        let (_, env) = runtime(&[])?;
+        let (onnx, json) = model_files(path);
+        for p in [&onnx, &json] {
+            if !p.is_file() {
+                return Err(RuntimeError::MissingModel(p.clone()));
+            }
+        }
+        let meta = ModelMeta::load(&json)?;
+        let mut builder = Session::builder(&env)?.with_intra_threads(options.intra_threads.max(1))?;
+        let mut provider_note = None;
+        match options.provider {
+            Provider::Cpu => {}
+            Provider::Cuda => {
+                let ep = ort::ep::CUDA::default().build().error_on_failure();
+                match builder.with_execution_providers([ep]) {
+                    Ok(b) => builder = b,
+                    Err(e) => {
+                        provider_note = Some(format!("CUDA unavailable, using CPU: {e}"));
+                        builder = e.recover();
+                    }
+                }
+            }
+            Provider::CoreMl => {
+                let ep = ort::ep::CoreML::default().build().error_on_failure();
+                match builder.with_execution_providers([ep]) {
+                    Ok(b) => builder = b,
+                    Err(e) => {
+                        provider_note = Some(format!("CoreML unavailable, using CPU: {e}"));
+                        builder = e.recover();
+                    }
+                }
+            }
+        }
+        let session = builder.commit_from_file(&onnx)?;
+        let a = meta.architecture;
+        let mut model = Self {
+            session,
+            onnx_path: onnx.clone(),
+            state: vec![0.0; a.num_layers * a.hidden_dim],
+            logits: vec![0.0; meta.vocab.size()],
+            meta,
+            provider_note,
+        };
+        model.check_contract()?;
+        Ok(model)
+    }
+
+    fn check_contract(&mut self) -> Result<(), RuntimeError> {
+        let path = self.onnx_path.clone();
+        let contract = |message: String| RuntimeError::Contract { path: path.clone(), message };
+        let inputs: Vec<String> = self.session.inputs().iter().map(|i| i.name().to_string()).collect();
+        let outputs: Vec<String> = self.session.outputs().iter().map(|o| o.name().to_string()).collect();
+        for name in [INPUT_TOKENS, INPUT_STATE] {
+            if !inputs.iter().any(|i| i == name) {
+                return Err(contract(format!("no input named {name:?} (inputs: {inputs:?})")));
+            }
+        }
+        for name in [OUTPUT_LOGITS, OUTPUT_STATE] {
+            if !outputs.iter().any(|o| o == name) {
+                return Err(contract(format!("no output named {name:?} (outputs: {outputs:?})")));
+            }
+        }
+        let vocab = self.meta.vocab.size();
+        let state = self.state.len();
+        let (logits, hn) = self.forward(&[0], 1, &vec![0.0; state]).map_err(|e| contract(e.to_string()))?;
+        if logits.len() != vocab || hn.len() != state {
+            return Err(contract(format!(
+                "one step gave {} logits and {} state values; the metadata promises {vocab} and {state}",
+                logits.len(),
+                hn.len()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// Why a requested execution provider was not used, if it was not.
+    pub fn provider_note(&self) -> Option<&str> {
+        self.provider_note.as_deref()
+    }
+
+    /// Forgets all context.
+    pub fn reset(&mut self) {
+        self.state.fill(0.0);
+    }
+
+    /// Runs `tokens` (one sequence) from the carried state; returns the logits after the last
+    /// token. The state carries on.
+    pub fn run(&mut self, tokens: &[u32]) -> Result<&mut [f32], RuntimeError> {
+        if tokens.is_empty() {
+            return Ok(&mut self.logits);
+        }
+        let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
+        let (logits, hn) = self.forward(&ids, 1, &self.state.clone())?;
+        let v = self.logits.len();
+        self.logits.copy_from_slice(&logits[logits.len() - v..]);
+        self.state.copy_from_slice(&hn);
+        Ok(&mut self.logits)
+    }
+
+    /// The raw contract: `tokens` is `[seq, batch]` row-major, `state` is
+    /// `[layers, batch, hidden]`. Returns all logits `[seq, batch, vocab]` and the new state.
+    pub fn forward(
+        &mut self,
+        tokens: &[i64],
+        batch: usize,
+        state: &[f32],
+    ) -> Result<(Vec<f32>, Vec<f32>), RuntimeError> {
+        let a = self.meta.architecture;
+        let seq = tokens.len() / batch.max(1);
+        let t = TensorRef::from_array_view(([seq, batch], tokens))?;
+        let h = TensorRef::from_array_view(([a.num_layers, batch, a.hidden_dim], state))?;
+        let out = self.session.run(ort::inputs![INPUT_TOKENS => t, INPUT_STATE => h])?;
+        let (_, logits) = out[OUTPUT_LOGITS].try_extract_tensor::<f32>()?;
+        let (_, hn) = out[OUTPUT_STATE].try_extract_tensor::<f32>()?;
+        Ok((logits.to_vec(), hn.to_vec()))
+    }
+}
+
+/// Continues a token stream with a model: the loop shared by `trainer generate`, the plugin's
+/// inference thread and the benchmarks.
+pub struct Generator {
+    model: Model,
+    decoder: Decoder,
+    rng: Rng,
+    /// Token fed last; its logits are in the model's buffer.
+    primed: bool,
+}
+
+impl Generator {
+    pub fn new(model: Model, seed: u64) -> Self {
+        let decoder = Decoder::new(model.meta().vocab);
+        Self { model, decoder, rng: Rng::new(seed), primed: false }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Rng::new(seed);
+    }
+
+    /// Starts a new continuation: forgets state, then reads `BOS` and `context`.
+    /// Decoded time restarts at step 0 after the context.
+    pub fn prime(&mut self, context: &[Token]) -> Result<(), RuntimeError> {
+        let vocab = self.model.meta().vocab;
+        self.model.reset();
+        let mut ids = Vec::with_capacity(context.len() + 1);
+        ids.push(vocab.encode(Token::Bos) as u32);
+        ids.extend(context.iter().map(|&t| vocab.encode(t) as u32));
+        self.model.run(&ids)?;
+        self.decoder = Decoder::new(vocab);
+        for &t in context {
+            self.decoder.feed(t, |_| {});
+        }
+        // Context time is over; what follows counts from zero.
+        self.decoder = rebased(&self.decoder);
+        self.primed = true;
+        Ok(())
+    }
+
+    /// Samples one token under `constraints`, advances the model, and reports the note events
+    /// it causes. Returns the token (None if the constraints allow nothing).
+    pub fn step(
+        &mut self,
+        constraints: &Constraints,
+        temperature: f32,
+        emit: impl FnMut(NoteEvent),
+    ) -> Result<Option<Token>, RuntimeError> {
+        if !self.primed {
+            self.prime(&[])?;
+        }
+        let vocab = self.model.meta().vocab;
+        let decoder = &self.decoder;
+        let logits = &mut self.model.logits;
+        let Some(id) = sample(logits, temperature, &mut self.rng, |i| {
+            constraints.allows_id(&vocab, i, decoder)
+        }) else {
+            return Ok(None);
+        };
+        let token = vocab.decode(id).expect("sampled id is in the vocabulary");
+        self.decoder.feed(token, emit);
+        self.model.run(&[id as u32])?;
+        Ok(Some(token))
+    }
+
+    /// Time generated so far, in grid steps.
+    pub fn step_count(&self) -> u64 {
+        self.decoder.step()
+    }
+
+    /// Ends all generated notes still sounding.
+    pub fn release_all(&mut self, emit: impl FnMut(NoteEvent)) {
+        self.decoder.release_all(emit);
+    }
+}
+
+/// A decoder with the same sounding notes but time reset to 0.
+fn rebased(d: &Decoder) -> Decoder {
+    let mut fresh = Decoder::new(*d.vocab());
+    for p in 0..128u8 {
+        if d.is_sounding(p) {
+            fresh.feed(Token::NoteOn(p), |_| {});
+        }
+    }
+    fresh
+}

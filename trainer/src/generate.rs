@@ -1,0 +1,55 @@
+//! `trainer generate`: continue a prompt MIDI file with a model.
+
+use anyhow::Result;
+use continuo_core::midi::{sort_notes, Note, Score};
+use continuo_core::runtime::{Generator, RuntimeError};
+use continuo_core::sampling::Constraints;
+use continuo_core::tokens::{encode, NoteEvent};
+use continuo_core::vocab::Token;
+
+/// Continues `prompt` for `beats` beats. Returns the prompt followed by the continuation.
+pub fn continue_score(
+    generator: &mut Generator,
+    prompt: &Score,
+    beats: f64,
+    temperature: f32,
+    constraints: &Constraints,
+) -> Result<Score, RuntimeError> {
+    let vocab = generator.model().meta().vocab;
+    let context = encode(&prompt.notes, &vocab);
+    let step = vocab.step_beats();
+    let first = prompt.notes.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
+    let origin = if first.is_finite() { (first / step).round() * step } else { 0.0 };
+    let context_steps: u64 = context
+        .iter()
+        .map(|t| if let Token::TimeShift(n) = t { u64::from(*n) } else { 0 })
+        .sum();
+    let start = origin + context_steps as f64 * step;
+    generator.prime(&context)?;
+
+    let target_steps = (beats / step).ceil() as u64;
+    let mut open: [Option<(u64, u8)>; 128] = [None; 128];
+    let mut notes: Vec<Note> = prompt.notes.clone();
+    let mut record = |ev: NoteEvent, notes: &mut Vec<Note>| match ev {
+        NoteEvent::On { pitch, velocity, step: s } => open[pitch as usize] = Some((s, velocity)),
+        NoteEvent::Off { pitch, step: s } => {
+            if let Some((on, velocity)) = open[pitch as usize].take() {
+                notes.push(Note { pitch, velocity, start: start + on as f64 * step, end: start + s as f64 * step });
+            }
+        }
+    };
+    // Each token either advances time or is bounded per instant by the constraints, so this
+    // terminates; the token cap is a guard against a degenerate model.
+    let max_tokens = target_steps as usize * 8 + 1024;
+    for _ in 0..max_tokens {
+        if generator.step_count() >= target_steps {
+            break;
+        }
+        if generator.step(constraints, temperature, |ev| record(ev, &mut notes))?.is_none() {
+            break;
+        }
+    }
+    generator.release_all(|ev| record(ev, &mut notes));
+    sort_notes(&mut notes);
+    Ok(Score { notes, bpm: prompt.bpm })
+}

@@ -1,0 +1,25 @@
+//! Continuo's trainer: MIDI folder → GRU (burn) → ONNX model the plugin plays.
+
+pub mod config;
+pub mod data;
+pub mod eval;
+pub mod generate;
+pub mod model;
+pub mod onnx;
+pub mod train;
+
+use anyhow::{bail, Result};
+use burn::tensor::Device;
+
+/// The training device named on the command line.
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0)),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        "cuda" | "wgpu" => bail!("this trainer was built without the `{name}` backend; rebuild with `--features {name}`"),
+        other => bail!("unknown device {other:?} (expected cpu, cuda or wgpu)"),
+    }
+}

@@ -1,0 +1,108 @@
+//! The network: embedding → stacked GRU → dense logits.
+//!
+//! The GRU is written out here rather than taken from `burn::nn` so that its parameters are
+//! exactly ONNX's `GRU` with `linear_before_reset = 1`: gates in `z, r, h` order, one input
+//! projection `W` and one recurrent projection `R`, each with its own bias. Export is then a
+//! transpose, and the equivalence test has nothing to reconcile.
+
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, tanh};
+use continuo_core::contract::Architecture;
+
+#[derive(Module, Debug)]
+pub struct GruLayer {
+    /// `x W^T + Wb`, output `[.., 3 * hidden]` in `z, r, h` order.
+    pub input: Linear,
+    /// `h R^T + Rb`, output `[.., 3 * hidden]` in `z, r, h` order.
+    pub recurrent: Linear,
+}
+
+impl GruLayer {
+    pub fn new(d_input: usize, hidden: usize, device: &Device) -> Self {
+        Self {
+            input: LinearConfig::new(d_input, 3 * hidden).init(device),
+            recurrent: LinearConfig::new(hidden, 3 * hidden).init(device),
+        }
+    }
+
+    pub fn hidden(&self) -> usize {
+        self.recurrent.weight.val().dims()[0]
+    }
+
+    /// `x`: `[batch, time, d_input]`, `h`: `[batch, hidden]` → all states `[batch, time, hidden]`
+    /// and the last state.
+    pub fn forward(&self, x: Tensor<3>, mut h: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
+        let [batch, time, _] = x.dims();
+        let hidden = self.hidden();
+        // One large matmul for every time step's input projection; only the recurrent part
+        // must run step by step.
+        let gx = self.input.forward(x);
+        let mut states = Vec::with_capacity(time);
+        for t in 0..time {
+            let gx_t = gx.clone().narrow(1, t, 1).reshape([batch, 3 * hidden]);
+            let gh = self.recurrent.forward(h.clone());
+            let x_gates = gx_t.chunk(3, 1);
+            let h_gates = gh.chunk(3, 1);
+            let z = sigmoid(x_gates[0].clone() + h_gates[0].clone());
+            let r = sigmoid(x_gates[1].clone() + h_gates[1].clone());
+            let n = tanh(x_gates[2].clone() + r * h_gates[2].clone());
+            // (1 - z) ⊙ n + z ⊙ h
+            h = n.clone() + z * (h - n);
+            states.push(h.clone().unsqueeze_dim::<3>(1));
+        }
+        (Tensor::cat(states, 1), h)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct ContinuoNet {
+    pub embedding: Embedding,
+    pub layers: Vec<GruLayer>,
+    pub dropout: Dropout,
+    pub output: Linear,
+}
+
+impl ContinuoNet {
+    pub fn new(vocab: usize, arch: Architecture, dropout: f64, device: &Device) -> Self {
+        let layers = (0..arch.num_layers)
+            .map(|i| {
+                let d_in = if i == 0 { arch.embed_dim } else { arch.hidden_dim };
+                GruLayer::new(d_in, arch.hidden_dim, device)
+            })
+            .collect();
+        Self {
+            embedding: EmbeddingConfig::new(vocab, arch.embed_dim).init(device),
+            layers,
+            dropout: DropoutConfig::new(dropout).init(),
+            output: LinearConfig::new(arch.hidden_dim, vocab).init(device),
+        }
+    }
+
+    pub fn architecture(&self) -> Architecture {
+        let [_, embed_dim] = self.embedding.weight.val().dims();
+        Architecture {
+            embed_dim,
+            hidden_dim: self.layers[0].hidden(),
+            num_layers: self.layers.len(),
+        }
+    }
+
+    /// `tokens`: `[batch, time]`; `state`: `[layers, batch, hidden]` (zeros when `None`).
+    /// Returns logits `[batch, time, vocab]` and the final state.
+    pub fn forward(&self, tokens: Tensor<2, Int>, state: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
+        let [batch, _] = tokens.dims();
+        let device = tokens.device();
+        let a = self.architecture();
+        let state = state.unwrap_or_else(|| Tensor::zeros([a.num_layers, batch, a.hidden_dim], &device));
+        let mut x = self.embedding.forward(tokens);
+        let mut last = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let h0 = state.clone().narrow(0, l, 1).reshape([batch, a.hidden_dim]);
+            let (ys, h) = layer.forward(x, h0);
+            x = self.dropout.forward(ys);
+            last.push(h.unsqueeze_dim::<3>(0));
+        }
+        (self.output.forward(x), Tensor::cat(last, 0))
+    }
+}
