@@ -130,7 +130,6 @@ impl Model {
     /// Loads `path` (a model directory, `.onnx` or `.json`) and checks it against its metadata
     /// by running one step, so a wrong model fails here rather than mid-performance.
     pub fn load(path: &Path, options: &RuntimeOptions) -> Result<Self, RuntimeError> {
-        let (_, env) = runtime(&[])?;
         let (onnx, json) = model_files(path);
         for p in [&onnx, &json] {
             if !p.is_file() {
@@ -138,36 +137,36 @@ impl Model {
             }
         }
         let meta = ModelMeta::load(&json)?;
+        let bytes = std::fs::read(&onnx).map_err(|e| RuntimeError::Ort(format!("reading {}: {e}", onnx.display())))?;
+        Self::from_memory(&bytes, meta, onnx, options)
+    }
+
+    /// Loads a model held in memory (the plugin's embedded default); `origin` names it in
+    /// errors.
+    pub fn from_memory(onnx: &[u8], meta: ModelMeta, origin: PathBuf, options: &RuntimeOptions) -> Result<Self, RuntimeError> {
+        let (_, env) = runtime(&[])?;
+        meta.validate().map_err(|message| RuntimeError::Contract { path: origin.clone(), message })?;
         let mut builder = Session::builder(&env)?.with_intra_threads(options.intra_threads.max(1))?;
         let mut provider_note = None;
-        match options.provider {
-            Provider::Cpu => {}
-            Provider::Cuda => {
-                let ep = ort::ep::CUDA::default().build().error_on_failure();
-                match builder.with_execution_providers([ep]) {
-                    Ok(b) => builder = b,
-                    Err(e) => {
-                        provider_note = Some(format!("CUDA unavailable, using CPU: {e}"));
-                        builder = e.recover();
-                    }
-                }
-            }
-            Provider::CoreMl => {
-                let ep = ort::ep::CoreML::default().build().error_on_failure();
-                match builder.with_execution_providers([ep]) {
-                    Ok(b) => builder = b,
-                    Err(e) => {
-                        provider_note = Some(format!("CoreML unavailable, using CPU: {e}"));
-                        builder = e.recover();
-                    }
+        let ep = match options.provider {
+            Provider::Cpu => None,
+            Provider::Cuda => Some(("CUDA", ort::ep::CUDA::default().build().error_on_failure())),
+            Provider::CoreMl => Some(("CoreML", ort::ep::CoreML::default().build().error_on_failure())),
+        };
+        if let Some((name, ep)) = ep {
+            match builder.with_execution_providers([ep]) {
+                Ok(b) => builder = b,
+                Err(e) => {
+                    provider_note = Some(format!("{name} unavailable, using CPU: {e}"));
+                    builder = e.recover();
                 }
             }
         }
-        let session = builder.commit_from_file(&onnx)?;
+        let session = builder.commit_from_memory(onnx)?;
         let a = meta.architecture;
         let mut model = Self {
             session,
-            onnx_path: onnx.clone(),
+            onnx_path: origin,
             state: vec![0.0; a.num_layers * a.hidden_dim],
             logits: vec![0.0; meta.vocab.size()],
             meta,

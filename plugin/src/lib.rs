@@ -1,1 +1,229 @@
+//! Continuo: a MIDI effect that listens to your phrase and answers it with a GRU.
+//!
+//! The plugin shell here only translates between nice-plug and the [`engine::Engine`]
+//! (audio thread) and [`worker::Worker`] (inference thread), which do the work.
 
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use continuo_core::sampling::{Constraints, Scale};
+use crossbeam_channel::bounded;
+use nice_plug::midi::{Channel, Key, VoiceID};
+use nice_plug::prelude::*;
+
+pub mod engine;
+pub mod location;
+pub mod params;
+pub mod protocol;
+pub mod timeline;
+pub mod worker;
+
+use engine::{Engine, EngineStats, OutEvent, Settings, Transport as EngineTransport};
+use params::ContinuoParams;
+use protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
+use worker::{ModelSource, Shared, Worker, WorkerSettings};
+
+pub struct Continuo {
+    params: Arc<ContinuoParams>,
+    shared: Arc<Shared>,
+    engine: Engine,
+    worker: Option<JoinHandle<()>>,
+    /// Kept until `initialize` starts the thread.
+    pending_worker: Option<Worker>,
+}
+
+impl Default for Continuo {
+    fn default() -> Self {
+        let (to_worker, worker_rx) = bounded(TO_WORKER_CAPACITY);
+        let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
+        let shared = Arc::new(Shared::default());
+        let stats = Arc::new(EngineStats::default());
+        Self {
+            params: Arc::new(ContinuoParams::default()),
+            engine: Engine::new(to_worker, from_worker, stats.clone()),
+            pending_worker: Some(Worker::new(worker_rx, worker_tx, shared.clone(), stats.clone())),
+            shared,
+            worker: None,
+        }
+    }
+}
+
+impl Continuo {
+    fn engine_settings(&self) -> Settings {
+        let p = &self.params;
+        let bypass = p.bypass.value();
+        Settings {
+            enabled: p.enabled.value() && !bypass,
+            pass_through: p.pass_through.value() || bypass,
+            silence_beats: f64::from(p.silence_beats.value()),
+            length_bars: p.length_bars.value().max(1) as u32,
+            quantize: p.start_at.value().into(),
+            velocity_scale: p.velocity_scale.value(),
+            channel: (p.channel.value().clamp(1, 16) - 1) as u8,
+        }
+    }
+
+    /// Model status for people: which model runs, or why none does.
+    pub fn status(&self) -> worker::Status {
+        self.shared.status.lock().clone()
+    }
+}
+
+/// The parameters the inference thread needs; it polls this itself (parameters are atomics),
+/// so the audio thread never copies them.
+fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
+    {
+        let path = p.model_path.lock().clone();
+        let (lo, hi) = (p.lowest.value().clamp(0, 127) as u8, p.highest.value().clamp(0, 127) as u8);
+        let scale: Scale = p.scale.value().into();
+        let settings = WorkerSettings {
+            source: if path.trim().is_empty() { ModelSource::Embedded } else { ModelSource::Path(path.into()) },
+            provider: p.device.value().into(),
+            temperature: p.temperature.value(),
+            constraints: Constraints {
+                pitch_lo: lo.min(hi),
+                pitch_hi: hi.max(lo),
+                pitch_classes: scale.pitch_classes(p.key.value() as u8),
+                ..Constraints::default()
+            },
+            seed: p.seed.value().max(0) as u64,
+        };
+        settings
+    }
+}
+
+fn send(context: &mut impl ProcessContext<Continuo>, e: OutEvent) {
+    let event = match e {
+        OutEvent::On { timing, channel, pitch, velocity } => {
+            NoteEvent::NoteOn {
+                timing,
+                voice_id: VoiceID::Wildcard,
+                channel: Channel::Number(channel),
+                key: Key::Number(pitch),
+                velocity: f32::from(velocity) / 127.0,
+            }
+        }
+        OutEvent::Off { timing, channel, pitch } => {
+            NoteEvent::NoteOff {
+                timing,
+                voice_id: VoiceID::Wildcard,
+                channel: Channel::Number(channel),
+                key: Key::Number(pitch),
+                velocity: 0.0,
+            }
+        }
+    };
+    // A full host event buffer can only drop; there is nothing better to do in real time.
+    let _ = context.try_send_event(event);
+}
+
+impl Plugin for Continuo {
+    const NAME: &'static str = "Continuo";
+    const VENDOR: &'static str = "Continuo developers";
+    const URL: &'static str = "https://github.com/continuo-midi/continuo";
+    const EMAIL: &'static str = "continuo@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[];
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
+    const SAMPLE_ACCURATE_AUTOMATION: bool = false;
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        _buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        // Runs after the host restored the project's state, so the saved model path is known.
+        if let Some(worker) = self.pending_worker.take() {
+            let params = self.params.clone();
+            self.worker = Some(worker.spawn(Box::new(move || worker_settings(&params))));
+        }
+        true
+    }
+
+    fn reset(&mut self) {
+        // Notes ended here cannot be sent (no context); the next block starts clean and the
+        // host resets its own note state together with ours.
+        self.engine.reset(&mut |_| {});
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let t = context.transport();
+        let transport = EngineTransport {
+            playing: t.playing,
+            tempo: t.tempo,
+            pos_beats: t.pos_beats(),
+            bar_start_beats: t.bar_start_pos_beats(),
+            beats_per_bar: timeline::beats_per_bar(t.time_sig_numerator.unwrap_or(4), t.time_sig_denominator.unwrap_or(4)),
+            sample_rate: f64::from(t.sample_rate),
+        };
+        let len = buffer.samples() as u32;
+        let settings = self.engine_settings();
+        self.engine.begin_block(&transport, settings, len, &mut |e| send(context, e));
+        while let Some(event) = context.next_event() {
+            match event {
+                NoteEvent::NoteOn { timing, channel, key: Key::Number(key), velocity, .. } => {
+                    let v = (velocity * 127.0).round().clamp(1.0, 127.0) as u8;
+                    let ch = channel.number().unwrap_or(0);
+                    self.engine.input_note(timing, ch, key, v, &mut |e| send(context, e));
+                }
+                NoteEvent::NoteOff { timing, channel, key: Key::Number(key), .. } => {
+                    let ch = channel.number().unwrap_or(0);
+                    self.engine.input_note(timing, ch, key, 0, &mut |e| send(context, e));
+                }
+                other => {
+                    self.engine.play_until(other.timing(), &mut |e| send(context, e));
+                    if settings.pass_through {
+                        let _ = context.try_send_event(other);
+                    }
+                }
+            }
+        }
+        self.engine.end_block(&mut |e| send(context, e));
+        ProcessStatus::Normal
+    }
+
+    fn deactivate(&mut self) {
+        self.engine.reset(&mut |_| {});
+    }
+}
+
+impl Drop for Continuo {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(handle) = self.worker.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl ClapPlugin for Continuo {
+    const CLAP_ID: &'static str = "org.continuo.continuo";
+    const CLAP_DESCRIPTION: Option<&'static str> = Some("Continues the phrase you play with a GRU network");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];
+}
+
+impl Vst3Plugin for Continuo {
+    const VST3_CLASS_ID: [u8; 16] = *b"ContinuoGRUmidi1";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+}
+
+nice_export_clap!(Continuo);
+nice_export_vst3!(Continuo);

@@ -1,0 +1,98 @@
+//! Beat ↔ sample arithmetic and start quantization: pure functions the audio thread uses to
+//! place events inside a block.
+
+/// Where a block sits on the musical timeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockTime {
+    /// Beat (quarter note) at the block's first sample.
+    pub start_beat: f64,
+    /// Samples per beat at the block's tempo.
+    pub samples_per_beat: f64,
+    /// Block length in samples.
+    pub len: u32,
+}
+
+impl BlockTime {
+    pub fn new(start_beat: f64, tempo_bpm: f64, sample_rate: f64, len: u32) -> Self {
+        let tempo = if tempo_bpm.is_finite() && tempo_bpm > 0.0 { tempo_bpm } else { 120.0 };
+        Self { start_beat, samples_per_beat: sample_rate * 60.0 / tempo, len }
+    }
+
+    pub fn end_beat(&self) -> f64 {
+        self.start_beat + f64::from(self.len) / self.samples_per_beat
+    }
+
+    /// Beat of sample `offset` within the block.
+    pub fn beat_at(&self, offset: u32) -> f64 {
+        self.start_beat + f64::from(offset) / self.samples_per_beat
+    }
+
+    /// Sample offset of `beat` inside the block, or `None` if it lies at or after the block's
+    /// end. Beats before the block (late events) map to offset 0.
+    pub fn offset_of(&self, beat: f64) -> Option<u32> {
+        let samples = ((beat - self.start_beat) * self.samples_per_beat).round();
+        if samples >= f64::from(self.len) {
+            None
+        } else {
+            Some(samples.max(0.0) as u32)
+        }
+    }
+}
+
+/// Where a continuation may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartQuantize {
+    /// On the next 16th note.
+    Sixteenth,
+    Beat,
+    Bar,
+}
+
+/// The first allowed start at or after `beat`. `bar_origin` is any beat where a bar starts.
+pub fn quantize_start(beat: f64, q: StartQuantize, bar_origin: f64, beats_per_bar: f64) -> f64 {
+    const EPS: f64 = 1e-6;
+    let (origin, unit) = match q {
+        StartQuantize::Sixteenth => (0.0, 0.25),
+        StartQuantize::Beat => (0.0, 1.0),
+        StartQuantize::Bar => (bar_origin, beats_per_bar.max(EPS)),
+    };
+    origin + ((beat - origin) / unit - EPS).ceil() * unit
+}
+
+/// Beats in a bar of `numerator / denominator` time.
+pub fn beats_per_bar(numerator: i32, denominator: i32) -> f64 {
+    if numerator > 0 && denominator > 0 {
+        f64::from(numerator) * 4.0 / f64::from(denominator)
+    } else {
+        4.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beats_map_to_sample_offsets() {
+        // 120 bpm at 48 kHz: 24000 samples per beat.
+        let b = BlockTime::new(10.0, 120.0, 48_000.0, 512);
+        assert_eq!(b.samples_per_beat, 24_000.0);
+        assert_eq!(b.offset_of(10.0), Some(0));
+        assert_eq!(b.offset_of(10.01), Some(240));
+        assert_eq!(b.offset_of(9.0), Some(0), "late events play at once");
+        assert_eq!(b.offset_of(b.end_beat()), None);
+        assert!((b.beat_at(240) - 10.01).abs() < 1e-12);
+        assert_eq!(BlockTime::new(0.0, 0.0, 48_000.0, 1).samples_per_beat, 24_000.0, "bad tempo falls back to 120");
+    }
+
+    #[test]
+    fn quantization_rounds_up_to_grid() {
+        assert_eq!(quantize_start(5.2, StartQuantize::Beat, 0.0, 4.0), 6.0);
+        assert_eq!(quantize_start(6.0, StartQuantize::Beat, 0.0, 4.0), 6.0);
+        assert_eq!(quantize_start(5.2, StartQuantize::Bar, 0.0, 4.0), 8.0);
+        assert_eq!(quantize_start(5.2, StartQuantize::Bar, 1.0, 3.0), 7.0);
+        assert_eq!(quantize_start(5.3, StartQuantize::Sixteenth, 0.0, 4.0), 5.5);
+        assert_eq!(beats_per_bar(6, 8), 3.0);
+        assert_eq!(beats_per_bar(0, 0), 4.0);
+    }
+}
