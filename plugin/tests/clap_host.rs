@@ -1,0 +1,159 @@
+//! Loads the built plugin as a CLAP host would (clack-host), plays a phrase with a running
+//! transport, and checks what comes out.
+
+mod common;
+
+use clack_host::events::event_types::*;
+use clack_host::events::spaces::CoreEventSpace;
+use clack_host::events::{EventFlags, Match};
+use clack_host::prelude::*;
+use clack_host::utils::BeatTime;
+use common::*;
+
+struct Session {
+    // Field order matters: the instance must drop before the entry.
+    instance: PluginInstance<()>,
+    processor: Option<StartedPluginAudioProcessor<()>>,
+    sample: u64,
+    heard: Vec<Heard>,
+    _entry: PluginEntry,
+}
+
+impl Session {
+    fn start() -> Self {
+        let lib = plugin_library();
+        let entry = unsafe { PluginEntry::load(&lib) }.unwrap_or_else(|e| panic!("loading {}: {e:?}", lib.display()));
+        let factory = entry.get_plugin_factory().expect("plugin factory");
+        let descriptor = factory.plugin_descriptors().next().expect("one plugin");
+        assert_eq!(descriptor.id().unwrap().to_bytes(), b"org.continuo.continuo");
+        let host = HostInfo::new("continuo-test", "continuo", "https://example.invalid", "1.0").unwrap();
+        let mut instance = PluginInstance::<()>::new(|_| (), |_| (), &entry, descriptor.id().unwrap(), &host).unwrap();
+        let config = PluginAudioConfiguration { sample_rate: SAMPLE_RATE, min_frames_count: BLOCK, max_frames_count: BLOCK };
+        let processor = instance.activate(|_, _| (), config).unwrap().start_processing().unwrap();
+        Self { instance, processor: Some(processor), sample: 0, heard: Vec::new(), _entry: entry }
+    }
+
+    /// One block; `notes` are (offset, pitch, velocity) played in it.
+    fn block(&mut self, playing: bool, params: &[(u32, f64)], notes: &[(u32, u8, u8)]) {
+        let beat = self.sample as f64 / SAMPLES_PER_BEAT;
+        let mut flags = TransportFlags::HAS_TEMPO | TransportFlags::HAS_BEATS_TIMELINE | TransportFlags::HAS_TIME_SIGNATURE;
+        if playing {
+            flags |= TransportFlags::IS_PLAYING;
+        }
+        let transport = TransportEvent {
+            header: EventHeader::new_core(0, EventFlags::empty()),
+            flags,
+            song_pos_beats: BeatTime::from_float(beat),
+            song_pos_seconds: Default::default(),
+            tempo: TEMPO,
+            tempo_inc: 0.0,
+            loop_start_beats: Default::default(),
+            loop_end_beats: Default::default(),
+            loop_start_seconds: Default::default(),
+            loop_end_seconds: Default::default(),
+            bar_start: BeatTime::from_float((beat / 4.0).floor() * 4.0),
+            bar_number: (beat / 4.0).floor() as i32,
+            time_signature_numerator: 4,
+            time_signature_denominator: 4,
+        };
+        let mut input = EventBuffer::new();
+        for &(id, value) in params {
+            input.push(&ParamValueEvent::new(0, ClapId::new(id), Pckn::match_all(), value));
+        }
+        for &(offset, pitch, velocity) in notes {
+            let pckn = Pckn::new(0u16, 0u16, u16::from(pitch), Match::All);
+            if velocity > 0 {
+                input.push(&NoteOnEvent::new(offset, pckn, f64::from(velocity) / 127.0));
+            } else {
+                input.push(&NoteOffEvent::new(offset, pckn, 0.0));
+            }
+        }
+        let mut output = EventBuffer::new();
+        // No audio ports: give the block its real length so event offsets mean something.
+        let audio_in = unsafe { InputAudioBuffers::from_raw_buffers(&[], BLOCK) };
+        let mut audio_out = OutputAudioBuffers::empty();
+        self.processor
+            .as_mut()
+            .unwrap()
+            .process(&audio_in, &mut audio_out, &InputEvents::from_buffer(&input), &mut OutputEvents::from_buffer(&mut output), Some(self.sample), Some(&transport))
+            .expect("process");
+        let mut last_time = 0;
+        for event in output.iter() {
+            let time = event.header().time();
+            assert!(time >= last_time && time < BLOCK, "events out of order or outside the block");
+            last_time = time;
+            let (pckn, velocity) = match event.as_core_event() {
+                Some(CoreEventSpace::NoteOn(e)) => (e.pckn(), (e.velocity() * 127.0).round() as u8),
+                Some(CoreEventSpace::NoteOff(e)) => (e.pckn(), 0),
+                _ => continue,
+            };
+            let pitch = pckn.key.into_specific().expect("specific key") as u8;
+            let channel = pckn.channel.into_specific().expect("specific channel") as u8;
+            self.heard.push(Heard { sample: self.sample + u64::from(time), channel, pitch, velocity });
+        }
+        self.sample += u64::from(BLOCK);
+    }
+
+    /// Plays `events` (beat, pitch, velocity) over blocks until `until_beat`, at up to 8×
+    /// real time so the inference thread gets the head start it would have in a DAW.
+    fn play(&mut self, events: &[(f64, u8, u8)], until_beat: f64, params: &[(u32, f64)]) {
+        let mut first = true;
+        while (self.sample as f64) < until_beat * SAMPLES_PER_BEAT {
+            let start = self.sample;
+            let in_block: Vec<(u32, u8, u8)> = events
+                .iter()
+                .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
+                .filter(|&(s, _, _)| s >= start && s < start + u64::from(BLOCK))
+                .map(|(s, p, v)| ((s - start) as u32, p, v))
+                .collect();
+            self.block(true, if first { params } else { &[] }, &in_block);
+            first = false;
+            std::thread::sleep(std::time::Duration::from_micros((f64::from(BLOCK) / SAMPLE_RATE * 1e6 / 8.0) as u64));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Heard> {
+        let p = self.processor.take().unwrap().stop_processing();
+        self.instance.deactivate(p);
+        std::mem::take(&mut self.heard)
+    }
+}
+
+/// Key lock C major, range C3–C6, 1-bar answers on channel 2.
+fn musical_params() -> Vec<(u32, f64)> {
+    vec![
+        (param_id("scale"), 1.0),    // Major
+        (param_id("key"), 0.0),      // C
+        (param_id("low"), 48.0),
+        (param_id("high"), 84.0),
+        (param_id("length"), 0.0),   // 1 bar (index from 1)
+        (param_id("channel"), 1.0),  // channel 2 (index from 1)
+    ]
+}
+
+#[test]
+fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
+    let mut s = Session::start();
+    // Let the inference thread load the model, as a DAW session would before you play.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Phrase in beats 0–3.95, pause of 1 beat reached at 4.95 → answer from beat 5 for a bar.
+    s.play(&phrase(), 10.0, &musical_params());
+    let heard = s.heard.clone();
+    let played: Vec<_> = heard.iter().filter(|h| h.channel == 0).collect();
+    assert_eq!(played.len(), phrase().len(), "the played phrase passes through");
+    check_answer(&heard, 1, 5.0, 9.0, 48, 84);
+
+    // Second phrase, stopped mid-answer: every sounding generated note ends at the stop.
+    let second: Vec<_> = phrase().into_iter().map(|(b, p, v)| (b + 10.0, p, v)).collect();
+    s.play(&second, 16.5, &[]);
+    let before_stop = s.heard.len();
+    s.block(false, &[], &[]);
+    for _ in 0..200 {
+        s.block(false, &[], &[]);
+    }
+    let heard = s.finish();
+    let after: Vec<_> = heard[before_stop..].iter().filter(|h| h.channel == 1).collect();
+    assert!(after.iter().all(|h| h.velocity == 0), "no new notes after stop: {after:?}");
+    let second_answer: Vec<_> = heard.iter().copied().filter(|h| h.beat() >= 10.0).collect();
+    check_answer(&second_answer, 1, 15.0, 19.0, 48, 84);
+}

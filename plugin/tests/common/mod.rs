@@ -1,0 +1,108 @@
+//! Shared by the host tests: building the plugin library the way a host would load it, and
+//! the phrase the "player" plays.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub const SAMPLE_RATE: f64 = 48_000.0;
+pub const BLOCK: u32 = 256;
+pub const TEMPO: f64 = 120.0;
+pub const SAMPLES_PER_BEAT: f64 = SAMPLE_RATE * 60.0 / TEMPO;
+
+/// The plugin's shared library, built in debug with `assert_process_allocs` so that any
+/// allocation on the audio thread aborts the test. `CONTINUO_PLUGIN_LIB` overrides it.
+pub fn plugin_library() -> PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        if let Some(p) = std::env::var_os("CONTINUO_PLUGIN_LIB") {
+            return PathBuf::from(p);
+        }
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        // A separate target dir: the outer `cargo test` holds the default one.
+        let target = root.join("target").join("plugin-under-test");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "-p", "continuo", "--lib", "--features", "assert_process_allocs", "--target-dir"])
+            .arg(&target)
+            .status()
+            .expect("running cargo build for the plugin");
+        assert!(status.success(), "building the plugin library failed");
+        let name = if cfg!(target_os = "macos") {
+            "libcontinuo.dylib"
+        } else if cfg!(windows) {
+            "continuo.dll"
+        } else {
+            "libcontinuo.so"
+        };
+        target.join("debug").join(name)
+    })
+    .clone()
+}
+
+/// (beat, pitch, velocity; 0 = release): a C major arpeggio up and down, eighth notes,
+/// beats 0–4.
+pub fn phrase() -> Vec<(f64, u8, u8)> {
+    let pitches = [60u8, 64, 67, 72, 67, 64, 62, 60];
+    let mut ev = Vec::new();
+    for (i, &p) in pitches.iter().enumerate() {
+        let b = i as f64 * 0.5;
+        ev.push((b, p, 96));
+        ev.push((b + 0.45, p, 0));
+    }
+    ev
+}
+
+/// A note that left the plugin: absolute sample time, channel, pitch, velocity (0 = off).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Heard {
+    pub sample: u64,
+    pub channel: u8,
+    pub pitch: u8,
+    pub velocity: u8,
+}
+
+impl Heard {
+    pub fn beat(&self) -> f64 {
+        self.sample as f64 / SAMPLES_PER_BEAT
+    }
+}
+
+pub const C_MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
+
+/// Checks the answer is musical and well-formed: notes on the answer channel only after the
+/// phrase's pause, within range and key, and every note-on matched by a note-off.
+pub fn check_answer(heard: &[Heard], answer_channel: u8, earliest_beat: f64, latest_beat: f64, lo: u8, hi: u8) {
+    let answer: Vec<_> = heard.iter().filter(|h| h.channel == answer_channel).collect();
+    let ons: Vec<_> = answer.iter().filter(|h| h.velocity > 0).collect();
+    assert!(!ons.is_empty(), "no generated notes; heard {heard:?}");
+    for h in &ons {
+        assert!(h.beat() >= earliest_beat - 1e-9, "note before the pause ended: {h:?}");
+        assert!(h.beat() <= latest_beat + 1e-9, "note after the answer's end: {h:?}");
+        assert!((lo..=hi).contains(&h.pitch), "pitch out of range: {h:?}");
+        assert!(C_MAJOR.contains(&(h.pitch % 12)), "pitch out of C major: {h:?}");
+    }
+    let mut sounding = [0i32; 128];
+    for h in &answer {
+        if h.velocity > 0 {
+            sounding[h.pitch as usize] += 1;
+            assert!(sounding[h.pitch as usize] <= 1, "pitch struck twice without release: {h:?}");
+        } else {
+            sounding[h.pitch as usize] -= 1;
+            assert!(sounding[h.pitch as usize] >= 0, "note-off without note-on: {h:?}");
+        }
+    }
+    assert!(sounding.iter().all(|&s| s == 0), "stuck notes: {:?}", sounding.iter().enumerate().filter(|(_, &s)| s != 0).collect::<Vec<_>>());
+}
+
+/// nice-plug's parameter id hash (CLAP ids and VST3 ParamIDs alike).
+pub fn param_id(id: &str) -> u32 {
+    let mut hash: u32 = 0;
+    for b in id.bytes() {
+        hash = hash.wrapping_mul(31).wrapping_add(u32::from(b));
+    }
+    hash & !(1 << 31)
+}
