@@ -1,1 +1,214 @@
-fn main(){}
+//! `cargo xtask …`: setting up, bundling, installing and demoing Continuo.
+//!
+//! * `fetch-ort` — download the pinned ONNX Runtime library (PyPI wheel, checksum verified)
+//! * `bundle …` — nice-plug's bundler (reads `bundler.toml`), plus ONNX Runtime in the bundles
+//! * `install [--no-install]` — fetch-ort + release bundles, copied to ~/.clap and ~/.vst3
+//! * `demo [--prompt in.mid] [--out DIR]` — continue a prompt through the plugin's engine
+//! * `test` — fetch-ort + the whole test suite
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+const ORT_VERSION: &str = "1.31.1";
+const ORT_LIB: &str = "libonnxruntime.so.1.31.1";
+/// The wheel is fixed (platform and Python tag) so its checksum can be pinned.
+const WHEEL: &str = "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl";
+const WHEEL_SHA256: &str = "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f";
+const LIB_SHA256: &str = "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3";
+
+fn main() -> Result<()> {
+    nice_plug_xtask::chdir_workspace_root()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("fetch-ort") => fetch_ort().map(|_| ()),
+        Some("bundle") => bundle(&args[1..]),
+        Some("install") => install(args.iter().any(|a| a == "--no-install")),
+        Some("demo") => demo(&args[1..]),
+        Some("test") => test(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  fetch-ort              download ONNX Runtime {ORT_VERSION} into .cache/ort\n  \
+                 bundle <pkg> [opts]    build CLAP + VST3 bundles into target/bundled\n  \
+                 install [--no-install] release bundles with the default model and ONNX Runtime, installed for this user\n  \
+                 demo [--prompt F] [--out D]  continue a MIDI prompt headlessly (writes .mid and .png)\n  \
+                 test                   set up and run every test"
+            );
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("\nerror: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn sha256(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Returns the path of the verified ONNX Runtime library, downloading it if needed.
+fn fetch_ort() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            bail!("ORT_DYLIB_PATH is set to {}, which does not exist. Unset it, or point it at libonnxruntime {ORT_VERSION}", p.display());
+        }
+        println!("using ONNX Runtime from ORT_DYLIB_PATH={}", p.display());
+        return Ok(p);
+    }
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        bail!(
+            "automatic download is pinned for Linux x86-64 only. Download the onnxruntime {ORT_VERSION} wheel for this \
+             platform (python3 -m pip download --no-deps onnxruntime=={ORT_VERSION}), unzip onnxruntime/capi/<library> \
+             from it, and set ORT_DYLIB_PATH to that file"
+        );
+    }
+    let dir = PathBuf::from(".cache/ort");
+    let lib = dir.join(ORT_LIB);
+    if lib.is_file() && sha256(&lib)? == LIB_SHA256 {
+        println!("ONNX Runtime {ORT_VERSION} (verified) at {}", lib.display());
+        return Ok(lib);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let wheel = dir.join(WHEEL);
+    if !wheel.is_file() || sha256(&wheel)? != WHEEL_SHA256 {
+        println!("downloading onnxruntime=={ORT_VERSION} from PyPI …");
+        let python = which_python()?;
+        let status = Command::new(&python)
+            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64"])
+            .args(["--python-version", "3.11", "--implementation", "cp", "--disable-pip-version-check"])
+            .arg(format!("onnxruntime=={ORT_VERSION}"))
+            .arg("-d")
+            .arg(&dir)
+            .status()
+            .with_context(|| format!("running {python} -m pip"))?;
+        if !status.success() {
+            bail!(
+                "pip could not download onnxruntime=={ORT_VERSION} (no network, or no access to PyPI?). Either fix the \
+                 connection and run again, or copy {WHEEL} into .cache/ort/ by hand, or set ORT_DYLIB_PATH to an \
+                 existing libonnxruntime {ORT_VERSION}"
+            );
+        }
+        let got = sha256(&wheel).with_context(|| format!("pip did not produce {WHEEL}"))?;
+        if got != WHEEL_SHA256 {
+            bail!("checksum mismatch for {}: expected {WHEEL_SHA256}, got {got}. Delete the file and retry", wheel.display());
+        }
+    }
+    let python = which_python()?;
+    let status = Command::new(&python)
+        .args(["-c", "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))"])
+        .arg(&wheel)
+        .arg(format!("onnxruntime/capi/{ORT_LIB}"))
+        .arg(&lib)
+        .status()?;
+    if !status.success() || sha256(&lib)? != LIB_SHA256 {
+        bail!("could not extract a verified {ORT_LIB} from {}", wheel.display());
+    }
+    println!("ONNX Runtime {ORT_VERSION} ready at {}", lib.display());
+    Ok(lib)
+}
+
+fn which_python() -> Result<String> {
+    for p in ["python3", "python"] {
+        let ok = Command::new(p).args(["-m", "pip", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+        if ok {
+            return Ok(p.into());
+        }
+    }
+    bail!(
+        "python3 with pip is needed to fetch ONNX Runtime from PyPI. Install it (Debian/Ubuntu: sudo apt-get install \
+         python3-pip), or set ORT_DYLIB_PATH to a libonnxruntime {ORT_VERSION}"
+    )
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// nice-plug's bundler, then ONNX Runtime placed where the plugin looks for it.
+fn bundle(args: &[String]) -> Result<()> {
+    let lib = fetch_ort()?;
+    nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args.iter().cloned()))?;
+    let bundled = PathBuf::from("target/bundled");
+    // VST3: beside the binary inside the bundle. CLAP on Linux is a single file, so the
+    // library goes into a `continuo/` folder beside it.
+    let vst3_bin = bundled.join("Continuo.vst3/Contents/x86_64-linux");
+    if vst3_bin.is_dir() {
+        std::fs::copy(&lib, vst3_bin.join(ORT_LIB))?;
+    }
+    let clap_side = bundled.join("continuo");
+    std::fs::create_dir_all(&clap_side)?;
+    std::fs::copy(&lib, clap_side.join(ORT_LIB))?;
+    println!("bundles with ONNX Runtime in {}", bundled.display());
+    Ok(())
+}
+
+fn home() -> Result<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set")
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn install(no_install: bool) -> Result<()> {
+    bundle(&["continuo".into(), "--release".into()])?;
+    if no_install {
+        println!("bundles are in target/bundled (not installed: --no-install)");
+        return Ok(());
+    }
+    let home = home()?;
+    let (clap_dir, vst3_dir) = (home.join(".clap"), home.join(".vst3"));
+    std::fs::create_dir_all(&clap_dir)?;
+    std::fs::create_dir_all(&vst3_dir)?;
+    std::fs::copy("target/bundled/Continuo.clap", clap_dir.join("Continuo.clap"))?;
+    copy_dir(Path::new("target/bundled/continuo"), &clap_dir.join("continuo"))?;
+    copy_dir(Path::new("target/bundled/Continuo.vst3"), &vst3_dir.join("Continuo.vst3"))?;
+    let data = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or(home.join(".local/share")).join("continuo");
+    std::fs::create_dir_all(&data)?;
+    std::fs::copy(fetch_ort()?, data.join(ORT_LIB))?;
+    println!("installed Continuo.clap into {} and Continuo.vst3 into {}", clap_dir.display(), vst3_dir.display());
+    Ok(())
+}
+
+fn demo(args: &[String]) -> Result<()> {
+    let lib = fetch_ort()?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "continuo", "--bin", "continuo-demo", "--"]).args(args);
+    cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(lib)?);
+    run(cmd)
+}
+
+fn test(args: &[String]) -> Result<()> {
+    let lib = fetch_ort()?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).args(args);
+    cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(lib)?);
+    run(cmd)
+}
