@@ -67,7 +67,10 @@ pub struct ModelMeta {
 #[derive(Debug, Error)]
 pub enum ContractError {
     #[error("cannot read model metadata {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("model metadata {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -104,9 +107,14 @@ impl ModelMeta {
 
     /// Reads and validates the metadata file.
     pub fn load(path: &Path) -> Result<Self, ContractError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ContractError::Io { path: path.into(), source })?;
-        let invalid = |message: String| ContractError::Invalid { path: path.into(), message };
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let invalid = |message: String| ContractError::Invalid {
+            path: path.into(),
+            message,
+        };
         let meta: Self = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         meta.validate().map_err(invalid)?;
         Ok(meta)
@@ -120,7 +128,11 @@ impl ModelMeta {
 /// The `.onnx` and `.json` files of a model given either file or a directory holding
 /// `model.onnx`.
 pub fn model_files(path: &Path) -> (PathBuf, PathBuf) {
-    let onnx = if path.is_dir() { path.join("model.onnx") } else { path.with_extension("onnx") };
+    let onnx = if path.is_dir() {
+        path.join("model.onnx")
+    } else {
+        path.with_extension("onnx")
+    };
     let json = onnx.with_extension("json");
     (onnx, json)
 }
@@ -131,7 +143,11 @@ mod tests {
 
     #[test]
     fn metadata_round_trips_and_rejects_wrong_versions() {
-        let arch = Architecture { embed_dim: 8, hidden_dim: 16, num_layers: 2 };
+        let arch = Architecture {
+            embed_dim: 8,
+            hidden_dim: 16,
+            num_layers: 2,
+        };
         let meta = ModelMeta::new("t", Vocab::default(), arch);
         let back: ModelMeta = serde_json::from_str(&meta.to_json()).unwrap();
         assert_eq!(back, meta);

@@ -52,16 +52,24 @@ struct Sounding {
 
 /// Converts absolute ticks to beats.
 enum Clock {
-    Metrical { ppq: f64 },
+    Metrical {
+        ppq: f64,
+    },
     /// Ticks are seconds / `tick_seconds`; beats need the tempo map: (tick, µs per beat) sorted.
-    Timecode { tick_seconds: f64, tempi: Vec<(u64, u32)> },
+    Timecode {
+        tick_seconds: f64,
+        tempi: Vec<(u64, u32)>,
+    },
 }
 
 impl Clock {
     fn beats(&self, tick: u64) -> f64 {
         match self {
             Clock::Metrical { ppq } => tick as f64 / ppq,
-            Clock::Timecode { tick_seconds, tempi } => {
+            Clock::Timecode {
+                tick_seconds,
+                tempi,
+            } => {
                 let mut beats = 0.0;
                 let mut last_tick = 0u64;
                 let mut us = DEFAULT_US_PER_BEAT;
@@ -103,9 +111,14 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
         })
         .collect();
     tempi.dedup_by_key(|(t, _)| *t);
-    let first_us = tempi.first().filter(|(t, _)| *t == 0).map_or(DEFAULT_US_PER_BEAT, |x| x.1);
+    let first_us = tempi
+        .first()
+        .filter(|(t, _)| *t == 0)
+        .map_or(DEFAULT_US_PER_BEAT, |x| x.1);
     let clock = match smf.header.timing {
-        Timing::Metrical(ppq) if ppq.as_int() > 0 => Clock::Metrical { ppq: f64::from(ppq.as_int()) },
+        Timing::Metrical(ppq) if ppq.as_int() > 0 => Clock::Metrical {
+            ppq: f64::from(ppq.as_int()),
+        },
         Timing::Metrical(_) => return Err(MidiError::Timing("PPQ of 0".into())),
         Timing::Timecode(fps, sub) if sub > 0 => Clock::Timecode {
             tick_seconds: 1.0 / (f64::from(fps.as_f32()) * f64::from(sub)),
@@ -120,7 +133,9 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
     let mut last_beat = 0.0f64;
 
     for (tick, _, kind) in events {
-        let TrackEventKind::Midi { channel, message } = kind else { continue };
+        let TrackEventKind::Midi { channel, message } = kind else {
+            continue;
+        };
         let ch = channel.as_int() as usize;
         let beat = clock.beats(tick);
         last_beat = last_beat.max(beat);
@@ -131,8 +146,11 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
                 if let Some(s) = sounding[ch][p].take() {
                     push_note(&mut notes, p as u8, s, beat);
                 }
-                sounding[ch][p] =
-                    Some(Sounding { velocity: vel.as_int(), start: beat, held_by_pedal: false });
+                sounding[ch][p] = Some(Sounding {
+                    velocity: vel.as_int(),
+                    start: beat,
+                    held_by_pedal: false,
+                });
             }
             MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                 let p = key.as_int() as usize;
@@ -147,9 +165,8 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
             MidiMessage::Controller { controller, value } if controller.as_int() == SUSTAIN_CC => {
                 let down = value.as_int() >= 64;
                 if pedal[ch] && !down {
-                    for p in 0..128 {
-                        if sounding[ch][p].is_some_and(|s| s.held_by_pedal) {
-                            let s = sounding[ch][p].take().unwrap();
+                    for (p, slot) in sounding[ch].iter_mut().enumerate() {
+                        if let Some(s) = slot.take_if(|s| s.held_by_pedal) {
                             push_note(&mut notes, p as u8, s, beat);
                         }
                     }
@@ -171,11 +188,19 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
         return Err(MidiError::NoNotes);
     }
     sort_notes(&mut notes);
-    Ok(Score { notes, bpm: 60e6 / f64::from(first_us) })
+    Ok(Score {
+        notes,
+        bpm: 60e6 / f64::from(first_us),
+    })
 }
 
 fn push_note(notes: &mut Vec<Note>, pitch: u8, s: Sounding, end: f64) {
-    notes.push(Note { pitch, velocity: s.velocity, start: s.start, end: end.max(s.start) });
+    notes.push(Note {
+        pitch,
+        velocity: s.velocity,
+        start: s.start,
+        end: end.max(s.start),
+    });
 }
 
 /// Sorts notes into the canonical order: by start, then pitch.
@@ -206,28 +231,42 @@ pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
     });
     let mut last = 0u64;
     for (tick, on, pitch, vel) in evs {
-        let delta = u32::try_from(tick - last).map_err(|_| MidiError::Write("note too late".into()))?;
+        let delta =
+            u32::try_from(tick - last).map_err(|_| MidiError::Write("note too late".into()))?;
         if delta > 0x0FFF_FFFF {
             return Err(MidiError::Write("gap between notes too long".into()));
         }
         last = tick;
         let message = if on {
-            MidiMessage::NoteOn { key: pitch.into(), vel: vel.into() }
+            MidiMessage::NoteOn {
+                key: pitch.into(),
+                vel: vel.into(),
+            }
         } else {
-            MidiMessage::NoteOff { key: pitch.into(), vel: 64.into() }
+            MidiMessage::NoteOff {
+                key: pitch.into(),
+                vel: 64.into(),
+            }
         };
         track.push(TrackEvent {
             delta: delta.into(),
-            kind: TrackEventKind::Midi { channel: 0.into(), message },
+            kind: TrackEventKind::Midi {
+                channel: 0.into(),
+                message,
+            },
         });
     }
-    track.push(TrackEvent { delta: 0.into(), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    track.push(TrackEvent {
+        delta: 0.into(),
+        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+    });
     let smf = Smf {
         header: Header::new(Format::SingleTrack, Timing::Metrical(WRITE_PPQ.into())),
         tracks: vec![track],
     };
     let mut out = Vec::new();
-    smf.write_std(&mut out).map_err(|e| MidiError::Write(e.to_string()))?;
+    smf.write_std(&mut out)
+        .map_err(|e| MidiError::Write(e.to_string()))?;
     Ok(out)
 }
 
@@ -239,20 +278,35 @@ mod tests {
     fn ev(delta: u32, ch: u8, message: MidiMessage) -> TrackEvent<'static> {
         TrackEvent {
             delta: u28::new(delta),
-            kind: TrackEventKind::Midi { channel: ch.into(), message },
+            kind: TrackEventKind::Midi {
+                channel: ch.into(),
+                message,
+            },
         }
     }
     fn on(key: u8, vel: u8) -> MidiMessage {
-        MidiMessage::NoteOn { key: key.into(), vel: vel.into() }
+        MidiMessage::NoteOn {
+            key: key.into(),
+            vel: vel.into(),
+        }
     }
     fn off(key: u8) -> MidiMessage {
-        MidiMessage::NoteOff { key: key.into(), vel: 0.into() }
+        MidiMessage::NoteOff {
+            key: key.into(),
+            vel: 0.into(),
+        }
     }
     fn cc(c: u8, v: u8) -> MidiMessage {
-        MidiMessage::Controller { controller: c.into(), value: v.into() }
+        MidiMessage::Controller {
+            controller: c.into(),
+            value: v.into(),
+        }
     }
     fn smf(timing: Timing, tracks: Vec<Vec<TrackEvent<'static>>>) -> Vec<u8> {
-        let smf = Smf { header: Header::new(Format::Parallel, timing), tracks };
+        let smf = Smf {
+            header: Header::new(Format::Parallel, timing),
+            tracks,
+        };
         let mut out = Vec::new();
         smf.write_std(&mut out).unwrap();
         out
@@ -271,8 +325,18 @@ mod tests {
         assert_eq!(
             score.notes,
             vec![
-                Note { pitch: 60, velocity: 100, start: 0.0, end: 1.0 },
-                Note { pitch: 64, velocity: 50, start: 0.5, end: 1.5 },
+                Note {
+                    pitch: 60,
+                    velocity: 100,
+                    start: 0.0,
+                    end: 1.0
+                },
+                Note {
+                    pitch: 64,
+                    velocity: 50,
+                    start: 0.5,
+                    end: 1.5
+                },
             ]
         );
     }
@@ -288,8 +352,24 @@ mod tests {
             ev(100, 0, off(64)),
         ];
         let score = read_midi(&smf(Timing::Metrical(100.into()), vec![t])).unwrap();
-        assert_eq!(score.notes[0], Note { pitch: 60, velocity: 80, start: 0.0, end: 4.0 });
-        assert_eq!(score.notes[1], Note { pitch: 64, velocity: 80, start: 1.0, end: 5.0 });
+        assert_eq!(
+            score.notes[0],
+            Note {
+                pitch: 60,
+                velocity: 80,
+                start: 0.0,
+                end: 4.0
+            }
+        );
+        assert_eq!(
+            score.notes[1],
+            Note {
+                pitch: 64,
+                velocity: 80,
+                start: 1.0,
+                end: 5.0
+            }
+        );
     }
 
     #[test]
@@ -321,14 +401,16 @@ mod tests {
             tempo(1000, 1_000_000),
             ev(1000, 0, off(60)),
         ];
-        let score =
-            read_midi(&smf(Timing::Timecode(midly::Fps::Fps25, 40), vec![t])).unwrap();
+        let score = read_midi(&smf(Timing::Timecode(midly::Fps::Fps25, 40), vec![t])).unwrap();
         assert!((score.notes[0].end - 3.0).abs() < 1e-9, "{:?}", score.notes);
     }
 
     #[test]
     fn corrupt_and_empty_files_are_errors() {
-        assert!(matches!(read_midi(b"MThd garbage"), Err(MidiError::Parse(_))));
+        assert!(matches!(
+            read_midi(b"MThd garbage"),
+            Err(MidiError::Parse(_))
+        ));
         let empty = smf(Timing::Metrical(96.into()), vec![vec![]]);
         assert!(matches!(read_midi(&empty), Err(MidiError::NoNotes)));
     }
@@ -337,9 +419,24 @@ mod tests {
     fn write_then_read_is_identity_on_grid() {
         let score = Score {
             notes: vec![
-                Note { pitch: 60, velocity: 90, start: 0.0, end: 0.5 },
-                Note { pitch: 60, velocity: 70, start: 0.5, end: 1.0 },
-                Note { pitch: 67, velocity: 70, start: 0.25, end: 3.0 },
+                Note {
+                    pitch: 60,
+                    velocity: 90,
+                    start: 0.0,
+                    end: 0.5,
+                },
+                Note {
+                    pitch: 60,
+                    velocity: 70,
+                    start: 0.5,
+                    end: 1.0,
+                },
+                Note {
+                    pitch: 67,
+                    velocity: 70,
+                    start: 0.25,
+                    end: 3.0,
+                },
             ],
             bpm: 90.0,
         };

@@ -73,7 +73,10 @@ pub struct RuntimeOptions {
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { provider: Provider::Cpu, intra_threads: 1 }
+        Self {
+            provider: Provider::Cpu,
+            intra_threads: 1,
+        }
     }
 }
 
@@ -85,7 +88,9 @@ pub fn library_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
         c.push(PathBuf::from(p));
     }
     c.extend(extra.iter().cloned());
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
     c.push(repo.join(".cache").join("ort").join(ORT_LIBRARY));
     c
 }
@@ -137,21 +142,34 @@ impl Model {
             }
         }
         let meta = ModelMeta::load(&json)?;
-        let bytes = std::fs::read(&onnx).map_err(|e| RuntimeError::Ort(format!("reading {}: {e}", onnx.display())))?;
+        let bytes = std::fs::read(&onnx)
+            .map_err(|e| RuntimeError::Ort(format!("reading {}: {e}", onnx.display())))?;
         Self::from_memory(&bytes, meta, onnx, options)
     }
 
     /// Loads a model held in memory (the plugin's embedded default); `origin` names it in
     /// errors.
-    pub fn from_memory(onnx: &[u8], meta: ModelMeta, origin: PathBuf, options: &RuntimeOptions) -> Result<Self, RuntimeError> {
+    pub fn from_memory(
+        onnx: &[u8],
+        meta: ModelMeta,
+        origin: PathBuf,
+        options: &RuntimeOptions,
+    ) -> Result<Self, RuntimeError> {
         let (_, env) = runtime(&[])?;
-        meta.validate().map_err(|message| RuntimeError::Contract { path: origin.clone(), message })?;
-        let mut builder = Session::builder(&env)?.with_intra_threads(options.intra_threads.max(1))?;
+        meta.validate().map_err(|message| RuntimeError::Contract {
+            path: origin.clone(),
+            message,
+        })?;
+        let mut builder =
+            Session::builder(&env)?.with_intra_threads(options.intra_threads.max(1))?;
         let mut provider_note = None;
         let ep = match options.provider {
             Provider::Cpu => None,
             Provider::Cuda => Some(("CUDA", ort::ep::CUDA::default().build().error_on_failure())),
-            Provider::CoreMl => Some(("CoreML", ort::ep::CoreML::default().build().error_on_failure())),
+            Provider::CoreMl => Some((
+                "CoreML",
+                ort::ep::CoreML::default().build().error_on_failure(),
+            )),
         };
         if let Some((name, ep)) = ep {
             match builder.with_execution_providers([ep]) {
@@ -178,22 +196,41 @@ impl Model {
 
     fn check_contract(&mut self) -> Result<(), RuntimeError> {
         let path = self.onnx_path.clone();
-        let contract = |message: String| RuntimeError::Contract { path: path.clone(), message };
-        let inputs: Vec<String> = self.session.inputs().iter().map(|i| i.name().to_string()).collect();
-        let outputs: Vec<String> = self.session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let contract = |message: String| RuntimeError::Contract {
+            path: path.clone(),
+            message,
+        };
+        let inputs: Vec<String> = self
+            .session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
+        let outputs: Vec<String> = self
+            .session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         for name in [INPUT_TOKENS, INPUT_STATE] {
             if !inputs.iter().any(|i| i == name) {
-                return Err(contract(format!("no input named {name:?} (inputs: {inputs:?})")));
+                return Err(contract(format!(
+                    "no input named {name:?} (inputs: {inputs:?})"
+                )));
             }
         }
         for name in [OUTPUT_LOGITS, OUTPUT_STATE] {
             if !outputs.iter().any(|o| o == name) {
-                return Err(contract(format!("no output named {name:?} (outputs: {outputs:?})")));
+                return Err(contract(format!(
+                    "no output named {name:?} (outputs: {outputs:?})"
+                )));
             }
         }
         let vocab = self.meta.vocab.size();
         let state = self.state.len();
-        let (logits, hn) = self.forward(&[0], 1, &vec![0.0; state]).map_err(|e| contract(e.to_string()))?;
+        let (logits, hn) = self
+            .forward(&[0], 1, &vec![0.0; state])
+            .map_err(|e| contract(e.to_string()))?;
         if logits.len() != vocab || hn.len() != state {
             return Err(contract(format!(
                 "one step gave {} logits and {} state values; the metadata promises {vocab} and {state}",
@@ -244,7 +281,9 @@ impl Model {
         let seq = tokens.len() / batch.max(1);
         let t = TensorRef::from_array_view(([seq, batch], tokens))?;
         let h = TensorRef::from_array_view(([a.num_layers, batch, a.hidden_dim], state))?;
-        let out = self.session.run(ort::inputs![INPUT_TOKENS => t, INPUT_STATE => h])?;
+        let out = self
+            .session
+            .run(ort::inputs![INPUT_TOKENS => t, INPUT_STATE => h])?;
         let (_, logits) = out[OUTPUT_LOGITS].try_extract_tensor::<f32>()?;
         let (_, hn) = out[OUTPUT_STATE].try_extract_tensor::<f32>()?;
         Ok((logits.to_vec(), hn.to_vec()))
@@ -264,7 +303,12 @@ pub struct Generator {
 impl Generator {
     pub fn new(model: Model, seed: u64) -> Self {
         let decoder = Decoder::new(model.meta().vocab);
-        Self { model, decoder, rng: Rng::new(seed), primed: false }
+        Self {
+            model,
+            decoder,
+            rng: Rng::new(seed),
+            primed: false,
+        }
     }
 
     pub fn model(&self) -> &Model {

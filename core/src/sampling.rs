@@ -57,7 +57,11 @@ pub fn sample(
     let inv_t = 1.0 / temperature;
     let mut total = 0.0f64;
     for (i, l) in logits.iter_mut().enumerate() {
-        *l = if allowed(i) && l.is_finite() { ((*l - max) * inv_t).exp() } else { 0.0 };
+        *l = if allowed(i) && l.is_finite() {
+            ((*l - max) * inv_t).exp()
+        } else {
+            0.0
+        };
         total += f64::from(*l);
     }
     let mut target = rng.next_f64() * total;
@@ -117,7 +121,9 @@ impl Scale {
 
     /// Bit `pc` is set when pitch class `pc` (0 = C) belongs to this scale on `root`.
     pub fn pitch_classes(self, root: u8) -> u16 {
-        self.intervals().iter().fold(0, |m, &i| m | 1 << ((root + i) % 12))
+        self.intervals()
+            .iter()
+            .fold(0, |m, &i| m | 1 << ((root + i) % 12))
     }
 }
 
@@ -201,7 +207,9 @@ mod tests {
 
         let draw = |seed| {
             let mut r = Rng::new(seed);
-            (0..10).map(|_| sample(&mut [0.0f32; 8], 1.0, &mut r, |_| true).unwrap()).collect::<Vec<_>>()
+            (0..10)
+                .map(|_| sample(&mut [0.0f32; 8], 1.0, &mut r, |_| true).unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(3), draw(3));
         assert_ne!(draw(3), draw(4));
@@ -211,7 +219,10 @@ mod tests {
     fn scales_and_constraints() {
         assert_eq!(Scale::Major.pitch_classes(0), 0b1010_1011_0101);
         // A minor == C major as sets.
-        assert_eq!(Scale::NaturalMinor.pitch_classes(9), Scale::Major.pitch_classes(0));
+        assert_eq!(
+            Scale::NaturalMinor.pitch_classes(9),
+            Scale::Major.pitch_classes(0)
+        );
         let c = Constraints {
             pitch_lo: 48,
             pitch_hi: 72,

@@ -131,13 +131,20 @@ impl Decoder {
             Token::NoteOn(pitch) => {
                 let p = pitch as usize & 127;
                 if self.sounding[p] {
-                    emit(NoteEvent::Off { pitch, step: self.step });
+                    emit(NoteEvent::Off {
+                        pitch,
+                        step: self.step,
+                    });
                 } else {
                     self.sounding[p] = true;
                     self.num_sounding += 1;
                 }
                 self.events_at_step += 1;
-                emit(NoteEvent::On { pitch, velocity: self.velocity, step: self.step });
+                emit(NoteEvent::On {
+                    pitch,
+                    velocity: self.velocity,
+                    step: self.step,
+                });
             }
             Token::NoteOff(pitch) => {
                 let p = pitch as usize & 127;
@@ -145,7 +152,10 @@ impl Decoder {
                     self.sounding[p] = false;
                     self.num_sounding -= 1;
                     self.events_at_step += 1;
-                    emit(NoteEvent::Off { pitch, step: self.step });
+                    emit(NoteEvent::Off {
+                        pitch,
+                        step: self.step,
+                    });
                 }
             }
         }
@@ -156,7 +166,10 @@ impl Decoder {
         for p in 0..128u8 {
             if self.sounding[p as usize] {
                 self.sounding[p as usize] = false;
-                emit(NoteEvent::Off { pitch: p, step: self.step });
+                emit(NoteEvent::Off {
+                    pitch: p,
+                    step: self.step,
+                });
             }
         }
         self.num_sounding = 0;
@@ -171,10 +184,19 @@ pub fn decode(tokens: &[Token], vocab: &Vocab, origin: f64) -> Vec<Note> {
     let mut notes = Vec::new();
     let beat = |step: u64| origin + step as f64 * vocab.step_beats();
     let mut handle = |ev: NoteEvent, notes: &mut Vec<Note>| match ev {
-        NoteEvent::On { pitch, velocity, step } => open[pitch as usize] = Some((step, velocity)),
+        NoteEvent::On {
+            pitch,
+            velocity,
+            step,
+        } => open[pitch as usize] = Some((step, velocity)),
         NoteEvent::Off { pitch, step } => {
             if let Some((start, velocity)) = open[pitch as usize].take() {
-                notes.push(Note { pitch, velocity, start: beat(start), end: beat(step) });
+                notes.push(Note {
+                    pitch,
+                    velocity,
+                    start: beat(start),
+                    end: beat(step),
+                });
             }
         }
     };
@@ -200,7 +222,10 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             self.0 >> 33
         }
     }
@@ -231,13 +256,24 @@ mod tests {
             });
         }
         sort_notes(&mut notes);
-        let bytes = write_midi(&Score { notes: notes.clone(), bpm: 100.0 }).unwrap();
+        let bytes = write_midi(&Score {
+            notes: notes.clone(),
+            bpm: 100.0,
+        })
+        .unwrap();
         let read = read_midi(&bytes).unwrap();
 
         let tokens = encode(&read.notes, &vocab);
         let origin = (notes[0].start / step).round() * step;
         let back = decode(&tokens, &vocab, origin);
-        let back = read_midi(&write_midi(&Score { notes: back, bpm: 100.0 }).unwrap()).unwrap();
+        let back = read_midi(
+            &write_midi(&Score {
+                notes: back,
+                bpm: 100.0,
+            })
+            .unwrap(),
+        )
+        .unwrap();
 
         assert_eq!(back.notes.len(), notes.len());
         let mut unmatched = back.notes.clone();
@@ -258,7 +294,12 @@ mod tests {
     #[test]
     fn chord_is_one_instant_and_velocity_is_shared() {
         let vocab = Vocab::default();
-        let n = |pitch, start, end| Note { pitch, velocity: 100, start, end };
+        let n = |pitch, start, end| Note {
+            pitch,
+            velocity: 100,
+            start,
+            end,
+        };
         let tokens = encode(&[n(60, 0.0, 1.0), n(64, 0.0, 1.0), n(67, 0.0, 2.0)], &vocab);
         let b = vocab.velocity_bin(100);
         assert_eq!(
@@ -280,9 +321,17 @@ mod tests {
     #[test]
     fn long_rests_split_into_max_shifts_and_tiny_notes_last_one_step() {
         let vocab = Vocab::default();
-        let n = |start, end| Note { pitch: 60, velocity: 64, start, end };
+        let n = |start, end| Note {
+            pitch: 60,
+            velocity: 64,
+            start,
+            end,
+        };
         let tokens = encode(&[n(0.0, 0.001), n(5.0, 5.5)], &vocab);
-        let shifts: Vec<_> = tokens.iter().filter(|t| matches!(t, Token::TimeShift(_))).collect();
+        let shifts: Vec<_> = tokens
+            .iter()
+            .filter(|t| matches!(t, Token::TimeShift(_)))
+            .collect();
         // 1 step for the tiny note, then 119 steps = 48 + 48 + 23, then 12 steps.
         assert_eq!(
             shifts,
@@ -299,7 +348,12 @@ mod tests {
     #[test]
     fn overlapping_same_pitch_is_cut_at_restrike() {
         let vocab = Vocab::default();
-        let n = |start, end| Note { pitch: 60, velocity: 64, start, end };
+        let n = |start, end| Note {
+            pitch: 60,
+            velocity: 64,
+            start,
+            end,
+        };
         let back = decode(&encode(&[n(0.0, 2.0), n(1.0, 1.5)], &vocab), &vocab, 0.0);
         assert_eq!(back.len(), 2);
         assert_eq!((back[0].start, back[0].end), (0.0, 1.0));

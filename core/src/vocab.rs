@@ -140,13 +140,22 @@ impl Vocab {
             ));
         }
         if !(1..=960).contains(&self.steps_per_beat) {
-            return Err(format!("steps_per_beat {} out of 1..=960", self.steps_per_beat));
+            return Err(format!(
+                "steps_per_beat {} out of 1..=960",
+                self.steps_per_beat
+            ));
         }
         if !(1..=4096).contains(&self.max_shift_steps) {
-            return Err(format!("max_shift_steps {} out of 1..=4096", self.max_shift_steps));
+            return Err(format!(
+                "max_shift_steps {} out of 1..=4096",
+                self.max_shift_steps
+            ));
         }
         if !(1..=127).contains(&self.velocity_bins) {
-            return Err(format!("velocity_bins {} out of 1..=127", self.velocity_bins));
+            return Err(format!(
+                "velocity_bins {} out of 1..=127",
+                self.velocity_bins
+            ));
         }
         Ok(())
     }

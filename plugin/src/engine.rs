@@ -54,8 +54,17 @@ impl Default for Settings {
 /// A note event leaving the plugin, `timing` in samples from the block start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutEvent {
-    On { timing: u32, channel: u8, pitch: u8, velocity: u8 },
-    Off { timing: u32, channel: u8, pitch: u8 },
+    On {
+        timing: u32,
+        channel: u8,
+        pitch: u8,
+        velocity: u8,
+    },
+    Off {
+        timing: u32,
+        channel: u8,
+        pitch: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +123,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(to_worker: Sender<ToWorker>, from_worker: Receiver<FromWorker>, stats: Arc<EngineStats>) -> Self {
+    pub fn new(
+        to_worker: Sender<ToWorker>,
+        from_worker: Receiver<FromWorker>,
+        stats: Arc<EngineStats>,
+    ) -> Self {
         Self {
             to_worker,
             from_worker,
@@ -148,12 +161,21 @@ impl Engine {
     }
 
     /// Starts a block. Call before any other method for the block.
-    pub fn begin_block(&mut self, t: &Transport, settings: Settings, len: u32, emit: &mut impl FnMut(OutEvent)) {
+    pub fn begin_block(
+        &mut self,
+        t: &Transport,
+        settings: Settings,
+        len: u32,
+        emit: &mut impl FnMut(OutEvent),
+    ) {
         let tempo = t.tempo.unwrap_or(120.0);
         let host_beat = t.pos_beats.filter(|_| t.playing);
         let start = host_beat.unwrap_or(self.free_beat);
         let started_or_stopped = t.playing != self.was_playing;
-        let jumped = host_beat.is_some_and(|b| self.expected_beat.is_some_and(|e| (b - e).abs() > JUMP_TOLERANCE_BEATS));
+        let jumped = host_beat.is_some_and(|b| {
+            self.expected_beat
+                .is_some_and(|e| (b - e).abs() > JUMP_TOLERANCE_BEATS)
+        });
         self.block = BlockTime::new(start, tempo, t.sample_rate, len);
         if started_or_stopped || jumped {
             // The pending answer was scheduled on the old timeline.
@@ -162,7 +184,8 @@ impl Engine {
             self.phrase_has_notes = false;
             self.send(ToWorker::Reset);
         }
-        if settings.channel != self.settings.channel || (!settings.enabled && self.settings.enabled) {
+        if settings.channel != self.settings.channel || (!settings.enabled && self.settings.enabled)
+        {
             self.stop_answer(0, emit);
         }
         self.settings = settings;
@@ -171,17 +194,28 @@ impl Engine {
         if let Some(bar) = t.bar_start_beats.filter(|_| t.playing) {
             self.bar_origin = bar;
         }
-        self.stats.now_beat_bits.store(start.to_bits(), Ordering::Relaxed);
+        self.stats
+            .now_beat_bits
+            .store(start.to_bits(), Ordering::Relaxed);
         self.receive(emit);
     }
 
     fn receive(&mut self, emit: &mut impl FnMut(OutEvent)) {
         while let Ok(msg) = self.from_worker.try_recv() {
             match msg {
-                FromWorker::Note { id, beat, pitch, velocity } => {
+                FromWorker::Note {
+                    id,
+                    beat,
+                    pitch,
+                    velocity,
+                } => {
                     if self.answering && id == self.answer_id {
                         if self.pending.len() < PENDING_CAPACITY {
-                            self.pending.push_back(Pending { beat, pitch, velocity });
+                            self.pending.push_back(Pending {
+                                beat,
+                                pitch,
+                                velocity,
+                            });
                         } else {
                             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                         }
@@ -201,7 +235,11 @@ impl Engine {
         self.pending.clear();
         for (pitch, ch) in self.sounding.iter_mut().enumerate() {
             if let Some(channel) = ch.take() {
-                emit(OutEvent::Off { timing, channel, pitch: pitch as u8 });
+                emit(OutEvent::Off {
+                    timing,
+                    channel,
+                    pitch: pitch as u8,
+                });
             }
         }
     }
@@ -209,7 +247,9 @@ impl Engine {
     /// Plays generated events due before sample `until` (exclusive; `len` for the whole block).
     pub fn play_until(&mut self, until: u32, emit: &mut impl FnMut(OutEvent)) {
         while let Some(p) = self.pending.front().copied() {
-            let Some(timing) = self.block.offset_of(p.beat) else { break };
+            let Some(timing) = self.block.offset_of(p.beat) else {
+                break;
+            };
             if timing >= until {
                 break;
             }
@@ -218,21 +258,43 @@ impl Engine {
             let channel = self.settings.channel;
             if p.velocity == 0 {
                 if let Some(ch) = self.sounding[pitch as usize].take() {
-                    emit(OutEvent::Off { timing, channel: ch, pitch });
+                    emit(OutEvent::Off {
+                        timing,
+                        channel: ch,
+                        pitch,
+                    });
                 }
             } else {
                 if let Some(ch) = self.sounding[pitch as usize].take() {
-                    emit(OutEvent::Off { timing, channel: ch, pitch });
+                    emit(OutEvent::Off {
+                        timing,
+                        channel: ch,
+                        pitch,
+                    });
                 }
-                let v = (f32::from(p.velocity) * self.settings.velocity_scale).round().clamp(1.0, 127.0) as u8;
-                emit(OutEvent::On { timing, channel, pitch, velocity: v });
+                let v = (f32::from(p.velocity) * self.settings.velocity_scale)
+                    .round()
+                    .clamp(1.0, 127.0) as u8;
+                emit(OutEvent::On {
+                    timing,
+                    channel,
+                    pitch,
+                    velocity: v,
+                });
                 self.sounding[pitch as usize] = Some(channel);
             }
         }
     }
 
     /// Handles a note the player played at sample `timing` (velocity 0 = release).
-    pub fn input_note(&mut self, timing: u32, channel: u8, pitch: u8, velocity: u8, emit: &mut impl FnMut(OutEvent)) {
+    pub fn input_note(
+        &mut self,
+        timing: u32,
+        channel: u8,
+        pitch: u8,
+        velocity: u8,
+        emit: &mut impl FnMut(OutEvent),
+    ) {
         self.play_until(timing + 1, emit);
         let pitch = pitch & 127;
         let beat = self.block.beat_at(timing);
@@ -253,13 +315,26 @@ impl Engine {
             }
         }
         if self.settings.enabled {
-            self.send(ToWorker::Played { pitch, velocity, beat });
+            self.send(ToWorker::Played {
+                pitch,
+                velocity,
+                beat,
+            });
         }
         if self.settings.pass_through {
             emit(if velocity > 0 {
-                OutEvent::On { timing, channel, pitch, velocity }
+                OutEvent::On {
+                    timing,
+                    channel,
+                    pitch,
+                    velocity,
+                }
             } else {
-                OutEvent::Off { timing, channel, pitch }
+                OutEvent::Off {
+                    timing,
+                    channel,
+                    pitch,
+                }
             });
         }
     }
@@ -272,13 +347,26 @@ impl Engine {
         let end = self.block.end_beat();
         if let Some(released) = self.phrase_end {
             let silent_from = released + self.settings.silence_beats;
-            if self.settings.enabled && self.phrase_has_notes && self.held_total == 0 && end >= silent_from {
-                let start = quantize_start(silent_from, self.settings.quantize, self.bar_origin, self.beats_per_bar);
+            if self.settings.enabled
+                && self.phrase_has_notes
+                && self.held_total == 0
+                && end >= silent_from
+            {
+                let start = quantize_start(
+                    silent_from,
+                    self.settings.quantize,
+                    self.bar_origin,
+                    self.beats_per_bar,
+                );
                 self.answer_id = self.answer_id.wrapping_add(1);
                 self.answering = true;
                 self.pending.clear();
                 let length_beats = f64::from(self.settings.length_bars) * self.beats_per_bar;
-                self.send(ToWorker::Answer { id: self.answer_id, start_beat: start, length_beats });
+                self.send(ToWorker::Answer {
+                    id: self.answer_id,
+                    start_beat: start,
+                    length_beats,
+                });
                 self.phrase_end = None;
                 self.phrase_has_notes = false;
             }
@@ -320,18 +408,34 @@ mod tests {
     fn rig() -> Rig {
         let (to_w, worker_rx) = bounded(64);
         let (worker_tx, from_w) = bounded(64);
-        Rig { engine: Engine::new(to_w, from_w, Arc::default()), worker_rx, worker_tx }
+        Rig {
+            engine: Engine::new(to_w, from_w, Arc::default()),
+            worker_rx,
+            worker_tx,
+        }
     }
 
     fn playing(beat: f64) -> Transport {
         // 48 kHz, 120 bpm → 24000 samples per beat; blocks of 6000 samples = 1/4 beat.
-        Transport { playing: true, tempo: Some(120.0), pos_beats: Some(beat), bar_start_beats: Some(0.0), beats_per_bar: 4.0, sample_rate: 48_000.0 }
+        Transport {
+            playing: true,
+            tempo: Some(120.0),
+            pos_beats: Some(beat),
+            bar_start_beats: Some(0.0),
+            beats_per_bar: 4.0,
+            sample_rate: 48_000.0,
+        }
     }
 
-    fn block(r: &mut Rig, beat: f64, f: impl FnOnce(&mut Engine, &mut Vec<OutEvent>)) -> Vec<OutEvent> {
+    fn block(
+        r: &mut Rig,
+        beat: f64,
+        f: impl FnOnce(&mut Engine, &mut Vec<OutEvent>),
+    ) -> Vec<OutEvent> {
         let mut out = Vec::new();
         let mut emit = |e| out.push(e);
-        r.engine.begin_block(&playing(beat), Settings::default(), 6000, &mut emit);
+        r.engine
+            .begin_block(&playing(beat), Settings::default(), 6000, &mut emit);
         let mut extra = Vec::new();
         f(&mut r.engine, &mut extra);
         r.engine.end_block(&mut emit);
@@ -348,9 +452,27 @@ mod tests {
         });
         assert_eq!(out.len(), 2, "passed through");
         // The transport starting resets the worker; then the played notes follow.
-        let played: Vec<_> = r.worker_rx.try_iter().filter(|m| *m != ToWorker::Reset).collect();
-        assert_eq!(played[0], ToWorker::Played { pitch: 60, velocity: 100, beat: 0.0 });
-        assert_eq!(played[1], ToWorker::Played { pitch: 60, velocity: 0, beat: 0.125 });
+        let played: Vec<_> = r
+            .worker_rx
+            .try_iter()
+            .filter(|m| *m != ToWorker::Reset)
+            .collect();
+        assert_eq!(
+            played[0],
+            ToWorker::Played {
+                pitch: 60,
+                velocity: 100,
+                beat: 0.0
+            }
+        );
+        assert_eq!(
+            played[1],
+            ToWorker::Played {
+                pitch: 60,
+                velocity: 0,
+                beat: 0.125
+            }
+        );
         // Released at 0.125; silence of 1 beat is reached at 1.125 → answer starts at beat 2.
         let mut beat = 0.25;
         while beat < 1.25 {
@@ -358,7 +480,14 @@ mod tests {
             beat += 0.25;
         }
         let msgs: Vec<_> = r.worker_rx.try_iter().collect();
-        assert_eq!(msgs, vec![ToWorker::Answer { id: 1, start_beat: 2.0, length_beats: 8.0 }]);
+        assert_eq!(
+            msgs,
+            vec![ToWorker::Answer {
+                id: 1,
+                start_beat: 2.0,
+                length_beats: 8.0
+            }]
+        );
         assert!(r.engine.is_answering());
     }
 
@@ -373,25 +502,62 @@ mod tests {
             block(&mut r, i as f64 * 0.25, |_, _| {});
         }
         assert!(r.engine.is_answering());
-        r.worker_tx.send(FromWorker::Note { id: 1, beat: 2.0, pitch: 64, velocity: 90 }).unwrap();
-        r.worker_tx.send(FromWorker::Note { id: 1, beat: 2.1, pitch: 67, velocity: 90 }).unwrap();
-        r.worker_tx.send(FromWorker::Note { id: 0, beat: 2.1, pitch: 30, velocity: 90 }).unwrap(); // stale
+        r.worker_tx
+            .send(FromWorker::Note {
+                id: 1,
+                beat: 2.0,
+                pitch: 64,
+                velocity: 90,
+            })
+            .unwrap();
+        r.worker_tx
+            .send(FromWorker::Note {
+                id: 1,
+                beat: 2.1,
+                pitch: 67,
+                velocity: 90,
+            })
+            .unwrap();
+        r.worker_tx
+            .send(FromWorker::Note {
+                id: 0,
+                beat: 2.1,
+                pitch: 30,
+                velocity: 90,
+            })
+            .unwrap(); // stale
         let out = block(&mut r, 2.0, |_, _| {});
         assert_eq!(
             out,
             vec![
-                OutEvent::On { timing: 0, channel: 0, pitch: 64, velocity: 90 },
-                OutEvent::On { timing: 2400, channel: 0, pitch: 67, velocity: 90 },
+                OutEvent::On {
+                    timing: 0,
+                    channel: 0,
+                    pitch: 64,
+                    velocity: 90
+                },
+                OutEvent::On {
+                    timing: 2400,
+                    channel: 0,
+                    pitch: 67,
+                    velocity: 90
+                },
             ]
         );
         assert_eq!(r.engine.sounding_count(), 2);
         // Transport stops: both end at once.
         let mut out = Vec::new();
-        let stopped = Transport { playing: false, ..playing(2.25) };
-        r.engine.begin_block(&stopped, Settings::default(), 6000, &mut |e| out.push(e));
+        let stopped = Transport {
+            playing: false,
+            ..playing(2.25)
+        };
+        r.engine
+            .begin_block(&stopped, Settings::default(), 6000, &mut |e| out.push(e));
         r.engine.end_block(&mut |e| out.push(e));
         assert_eq!(out.len(), 2);
-        assert!(out.iter().all(|e| matches!(e, OutEvent::Off { timing: 0, .. })));
+        assert!(out
+            .iter()
+            .all(|e| matches!(e, OutEvent::Off { timing: 0, .. })));
         assert_eq!(r.engine.sounding_count(), 0);
     }
 
@@ -405,11 +571,35 @@ mod tests {
         for i in 1..8 {
             block(&mut r, i as f64 * 0.25, |_, _| {});
         }
-        r.worker_tx.send(FromWorker::Note { id: 1, beat: 2.0, pitch: 64, velocity: 90 }).unwrap();
+        r.worker_tx
+            .send(FromWorker::Note {
+                id: 1,
+                beat: 2.0,
+                pitch: 64,
+                velocity: 90,
+            })
+            .unwrap();
         block(&mut r, 2.0, |_, _| {});
-        let out = block(&mut r, 2.25, |e, out| e.input_note(100, 0, 72, 80, &mut |ev| out.push(ev)));
-        assert_eq!(out[0], OutEvent::Off { timing: 100, channel: 0, pitch: 64 });
-        assert_eq!(out[1], OutEvent::On { timing: 100, channel: 0, pitch: 72, velocity: 80 });
+        let out = block(&mut r, 2.25, |e, out| {
+            e.input_note(100, 0, 72, 80, &mut |ev| out.push(ev))
+        });
+        assert_eq!(
+            out[0],
+            OutEvent::Off {
+                timing: 100,
+                channel: 0,
+                pitch: 64
+            }
+        );
+        assert_eq!(
+            out[1],
+            OutEvent::On {
+                timing: 100,
+                channel: 0,
+                pitch: 72,
+                velocity: 80
+            }
+        );
         assert!(!r.engine.is_answering());
         assert!(r.worker_rx.try_iter().any(|m| m == ToWorker::Cancel));
     }
@@ -420,12 +610,21 @@ mod tests {
         block(&mut r, 0.0, |_, _| {});
         block(&mut r, 8.0, |_, _| {}); // loop/relocate
         assert!(r.worker_rx.try_iter().any(|m| m == ToWorker::Reset));
-        let stopped = Transport { playing: false, pos_beats: Some(0.0), ..playing(0.0) };
+        let stopped = Transport {
+            playing: false,
+            pos_beats: Some(0.0),
+            ..playing(0.0)
+        };
         let mut sink = |_| {};
-        r.engine.begin_block(&stopped, Settings::default(), 24_000, &mut sink);
+        r.engine
+            .begin_block(&stopped, Settings::default(), 24_000, &mut sink);
         r.engine.end_block(&mut sink);
         let before = r.engine.block.end_beat();
-        r.engine.begin_block(&stopped, Settings::default(), 24_000, &mut sink);
-        assert_eq!(r.engine.block.start_beat, before, "own clock advances while stopped");
+        r.engine
+            .begin_block(&stopped, Settings::default(), 24_000, &mut sink);
+        assert_eq!(
+            r.engine.block.start_beat, before,
+            "own clock advances while stopped"
+        );
     }
 }

@@ -41,7 +41,12 @@ impl Default for Continuo {
         Self {
             params: Arc::new(ContinuoParams::default()),
             engine: Engine::new(to_worker, from_worker, stats.clone()),
-            pending_worker: Some(Worker::new(worker_rx, worker_tx, shared.clone(), stats.clone())),
+            pending_worker: Some(Worker::new(
+                worker_rx,
+                worker_tx,
+                shared.clone(),
+                stats.clone(),
+            )),
             shared,
             worker: None,
         }
@@ -74,10 +79,17 @@ impl Continuo {
 fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
     {
         let path = p.model_path.lock().clone();
-        let (lo, hi) = (p.lowest.value().clamp(0, 127) as u8, p.highest.value().clamp(0, 127) as u8);
+        let (lo, hi) = (
+            p.lowest.value().clamp(0, 127) as u8,
+            p.highest.value().clamp(0, 127) as u8,
+        );
         let scale: Scale = p.scale.value().into();
         let settings = WorkerSettings {
-            source: if path.trim().is_empty() { ModelSource::Embedded } else { ModelSource::Path(path.into()) },
+            source: if path.trim().is_empty() {
+                ModelSource::Embedded
+            } else {
+                ModelSource::Path(path.into())
+            },
             provider: p.device.value().into(),
             temperature: p.temperature.value(),
             constraints: Constraints {
@@ -94,24 +106,29 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
 
 fn send(context: &mut impl ProcessContext<Continuo>, e: OutEvent) {
     let event = match e {
-        OutEvent::On { timing, channel, pitch, velocity } => {
-            NoteEvent::NoteOn {
-                timing,
-                voice_id: VoiceID::Wildcard,
-                channel: Channel::Number(channel),
-                key: Key::Number(pitch),
-                velocity: f32::from(velocity) / 127.0,
-            }
-        }
-        OutEvent::Off { timing, channel, pitch } => {
-            NoteEvent::NoteOff {
-                timing,
-                voice_id: VoiceID::Wildcard,
-                channel: Channel::Number(channel),
-                key: Key::Number(pitch),
-                velocity: 0.0,
-            }
-        }
+        OutEvent::On {
+            timing,
+            channel,
+            pitch,
+            velocity,
+        } => NoteEvent::NoteOn {
+            timing,
+            voice_id: VoiceID::Wildcard,
+            channel: Channel::Number(channel),
+            key: Key::Number(pitch),
+            velocity: f32::from(velocity) / 127.0,
+        },
+        OutEvent::Off {
+            timing,
+            channel,
+            pitch,
+        } => NoteEvent::NoteOff {
+            timing,
+            voice_id: VoiceID::Wildcard,
+            channel: Channel::Number(channel),
+            key: Key::Number(pitch),
+            velocity: 0.0,
+        },
     };
     // A full host event buffer can only drop; there is nothing better to do in real time.
     let _ = context.try_send_event(event);
@@ -169,25 +186,43 @@ impl Plugin for Continuo {
             tempo: t.tempo,
             pos_beats: t.pos_beats(),
             bar_start_beats: t.bar_start_pos_beats(),
-            beats_per_bar: timeline::beats_per_bar(t.time_sig_numerator.unwrap_or(4), t.time_sig_denominator.unwrap_or(4)),
+            beats_per_bar: timeline::beats_per_bar(
+                t.time_sig_numerator.unwrap_or(4),
+                t.time_sig_denominator.unwrap_or(4),
+            ),
             sample_rate: f64::from(t.sample_rate),
         };
         let len = buffer.samples() as u32;
         let settings = self.engine_settings();
-        self.engine.begin_block(&transport, settings, len, &mut |e| send(context, e));
+        self.engine
+            .begin_block(&transport, settings, len, &mut |e| send(context, e));
         while let Some(event) = context.next_event() {
             match event {
-                NoteEvent::NoteOn { timing, channel, key: Key::Number(key), velocity, .. } => {
+                NoteEvent::NoteOn {
+                    timing,
+                    channel,
+                    key: Key::Number(key),
+                    velocity,
+                    ..
+                } => {
                     let v = (velocity * 127.0).round().clamp(1.0, 127.0) as u8;
                     let ch = channel.number().unwrap_or(0);
-                    self.engine.input_note(timing, ch, key, v, &mut |e| send(context, e));
+                    self.engine
+                        .input_note(timing, ch, key, v, &mut |e| send(context, e));
                 }
-                NoteEvent::NoteOff { timing, channel, key: Key::Number(key), .. } => {
+                NoteEvent::NoteOff {
+                    timing,
+                    channel,
+                    key: Key::Number(key),
+                    ..
+                } => {
                     let ch = channel.number().unwrap_or(0);
-                    self.engine.input_note(timing, ch, key, 0, &mut |e| send(context, e));
+                    self.engine
+                        .input_note(timing, ch, key, 0, &mut |e| send(context, e));
                 }
                 other => {
-                    self.engine.play_until(other.timing(), &mut |e| send(context, e));
+                    self.engine
+                        .play_until(other.timing(), &mut |e| send(context, e));
                     if settings.pass_through {
                         let _ = context.try_send_event(other);
                     }
@@ -205,7 +240,9 @@ impl Plugin for Continuo {
 
 impl Drop for Continuo {
     fn drop(&mut self) {
-        self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(handle) = self.worker.take() {
             let _ = handle.join();
         }
@@ -214,7 +251,8 @@ impl Drop for Continuo {
 
 impl ClapPlugin for Continuo {
     const CLAP_ID: &'static str = "org.continuo.continuo";
-    const CLAP_DESCRIPTION: Option<&'static str> = Some("Continues the phrase you play with a GRU network");
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Continues the phrase you play with a GRU network");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
     const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];
@@ -222,7 +260,8 @@ impl ClapPlugin for Continuo {
 
 impl Vst3Plugin for Continuo {
     const VST3_CLASS_ID: [u8; 16] = *b"ContinuoGRUmidi1";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
 }
 
 nice_export_clap!(Continuo);

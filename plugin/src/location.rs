@@ -13,7 +13,11 @@ pub fn plugin_binary_dir() -> Option<PathBuf> {
         if libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
             return None;
         }
-        let path = PathBuf::from(CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned());
+        let path = PathBuf::from(
+            CStr::from_ptr(info.dli_fname)
+                .to_string_lossy()
+                .into_owned(),
+        );
         let path = std::fs::canonicalize(&path).unwrap_or(path);
         path.parent().map(PathBuf::from)
     }
@@ -27,7 +31,8 @@ pub fn plugin_binary_dir() -> Option<PathBuf> {
 /// Per-user data folder where `cargo xtask install` puts ONNX Runtime and user models.
 pub fn user_data_dir() -> Option<PathBuf> {
     if cfg!(target_os = "macos") {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Application Support/Continuo"))
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join("Library/Application Support/Continuo"))
     } else if cfg!(windows) {
         std::env::var_os("APPDATA").map(|a| PathBuf::from(a).join("Continuo"))
     } else {

@@ -134,22 +134,45 @@ pub struct ContinuoParams {
 }
 
 fn note_name(n: i32) -> String {
-    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
-    format!("{}{}", NAMES[n.rem_euclid(12) as usize], n.div_euclid(12) - 1)
+    const NAMES: [&str; 12] = [
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    ];
+    format!(
+        "{}{}",
+        NAMES[n.rem_euclid(12) as usize],
+        n.div_euclid(12) - 1
+    )
 }
 
 impl Default for ContinuoParams {
     fn default() -> Self {
         Self {
-            model_path: Arc::new(parking_lot::Mutex::new(std::env::var("CONTINUO_MODEL").unwrap_or_default())),
+            model_path: Arc::new(parking_lot::Mutex::new(
+                std::env::var("CONTINUO_MODEL").unwrap_or_default(),
+            )),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             enabled: BoolParam::new("Answer", true),
-            temperature: FloatParam::new("Temperature", 0.9, FloatRange::Linear { min: 0.05, max: 2.0 })
-                .with_step_size(0.01),
-            length_bars: IntParam::new("Answer length", 2, IntRange::Linear { min: 1, max: 16 }).with_unit(" bars"),
-            silence_beats: FloatParam::new("Silence trigger", 1.0, FloatRange::Linear { min: 0.25, max: 8.0 })
-                .with_step_size(0.25)
-                .with_unit(" beats"),
+            temperature: FloatParam::new(
+                "Temperature",
+                0.9,
+                FloatRange::Linear {
+                    min: 0.05,
+                    max: 2.0,
+                },
+            )
+            .with_step_size(0.01),
+            length_bars: IntParam::new("Answer length", 2, IntRange::Linear { min: 1, max: 16 })
+                .with_unit(" bars"),
+            silence_beats: FloatParam::new(
+                "Silence trigger",
+                1.0,
+                FloatRange::Linear {
+                    min: 0.25,
+                    max: 8.0,
+                },
+            )
+            .with_step_size(0.25)
+            .with_unit(" beats"),
             start_at: EnumParam::new("Start on", StartAt::Beat),
             key: EnumParam::new("Key", Key::C),
             scale: EnumParam::new("Scale lock", ScaleParam::Chromatic),
@@ -157,13 +180,19 @@ impl Default for ContinuoParams {
                 .with_value_to_string(Arc::new(note_name)),
             highest: IntParam::new("Highest note", 108, IntRange::Linear { min: 0, max: 127 })
                 .with_value_to_string(Arc::new(note_name)),
-            velocity_scale: FloatParam::new("Velocity", 1.0, FloatRange::Linear { min: 0.1, max: 2.0 })
-                .with_step_size(0.01)
-                .with_unit("×"),
+            velocity_scale: FloatParam::new(
+                "Velocity",
+                1.0,
+                FloatRange::Linear { min: 0.1, max: 2.0 },
+            )
+            .with_step_size(0.01)
+            .with_unit("×"),
             channel: IntParam::new("Output channel", 1, IntRange::Linear { min: 1, max: 16 }),
             pass_through: BoolParam::new("Pass input through", true),
             seed: IntParam::new("Seed", 0, IntRange::Linear { min: 0, max: 9999 })
-                .with_value_to_string(Arc::new(|v| if v == 0 { "Vary".into() } else { v.to_string() })),
+                .with_value_to_string(Arc::new(
+                    |v| if v == 0 { "Vary".into() } else { v.to_string() },
+                )),
             device: EnumParam::new("Inference device", Device::Cpu),
         }
     }

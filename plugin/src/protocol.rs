@@ -7,7 +7,11 @@ pub enum ToWorker {
     /// A key the player pressed (`velocity` > 0) or released (`velocity` == 0), at `beat`.
     Played { pitch: u8, velocity: u8, beat: f64 },
     /// The phrase ended: answer it with `length_beats` of music starting at `start_beat`.
-    Answer { id: u32, start_beat: f64, length_beats: f64 },
+    Answer {
+        id: u32,
+        start_beat: f64,
+        length_beats: f64,
+    },
     /// Stop the answer in progress (player interrupted, transport stopped or jumped).
     Cancel,
     /// Forget the phrase collected so far as well.
@@ -18,7 +22,12 @@ pub enum ToWorker {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FromWorker {
     /// A generated note event of answer `id`; `velocity` 0 ends the note.
-    Note { id: u32, beat: f64, pitch: u8, velocity: u8 },
+    Note {
+        id: u32,
+        beat: f64,
+        pitch: u8,
+        velocity: u8,
+    },
     /// The model changed: end every generated note (it belongs to the old model's answer).
     ModelChanged,
 }

@@ -14,8 +14,16 @@ pub struct BlockTime {
 
 impl BlockTime {
     pub fn new(start_beat: f64, tempo_bpm: f64, sample_rate: f64, len: u32) -> Self {
-        let tempo = if tempo_bpm.is_finite() && tempo_bpm > 0.0 { tempo_bpm } else { 120.0 };
-        Self { start_beat, samples_per_beat: sample_rate * 60.0 / tempo, len }
+        let tempo = if tempo_bpm.is_finite() && tempo_bpm > 0.0 {
+            tempo_bpm
+        } else {
+            120.0
+        };
+        Self {
+            start_beat,
+            samples_per_beat: sample_rate * 60.0 / tempo,
+            len,
+        }
     }
 
     pub fn end_beat(&self) -> f64 {
@@ -82,7 +90,11 @@ mod tests {
         assert_eq!(b.offset_of(9.0), Some(0), "late events play at once");
         assert_eq!(b.offset_of(b.end_beat()), None);
         assert!((b.beat_at(240) - 10.01).abs() < 1e-12);
-        assert_eq!(BlockTime::new(0.0, 0.0, 48_000.0, 1).samples_per_beat, 24_000.0, "bad tempo falls back to 120");
+        assert_eq!(
+            BlockTime::new(0.0, 0.0, 48_000.0, 1).samples_per_beat,
+            24_000.0,
+            "bad tempo falls back to 120"
+        );
     }
 
     #[test]

@@ -96,12 +96,21 @@ pub fn library_locations() -> Vec<PathBuf> {
 
 fn load(source: &ModelSource, provider: Provider) -> Result<Model, String> {
     init_runtime(&library_locations()).map_err(|e| e.to_string())?;
-    let options = RuntimeOptions { provider, intra_threads: 1 };
+    let options = RuntimeOptions {
+        provider,
+        intra_threads: 1,
+    };
     match source {
         ModelSource::Embedded => {
-            let meta: ModelMeta = serde_json::from_str(DEFAULT_META).map_err(|e| format!("embedded model metadata: {e}"))?;
-            Model::from_memory(DEFAULT_ONNX, meta, PathBuf::from("<embedded default model>"), &options)
-                .map_err(|e| e.to_string())
+            let meta: ModelMeta = serde_json::from_str(DEFAULT_META)
+                .map_err(|e| format!("embedded model metadata: {e}"))?;
+            Model::from_memory(
+                DEFAULT_ONNX,
+                meta,
+                PathBuf::from("<embedded default model>"),
+                &options,
+            )
+            .map_err(|e| e.to_string())
         }
         ModelSource::Path(p) => Model::load(p, &options).map_err(|e| e.to_string()),
     }
@@ -129,7 +138,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(rx: Receiver<ToWorker>, tx: Sender<FromWorker>, shared: Arc<Shared>, stats: Arc<EngineStats>) -> Self {
+    pub fn new(
+        rx: Receiver<ToWorker>,
+        tx: Sender<FromWorker>,
+        shared: Arc<Shared>,
+        stats: Arc<EngineStats>,
+    ) -> Self {
         Self {
             rx,
             tx,
@@ -208,15 +222,28 @@ impl Worker {
 
     fn handle(&mut self, msg: ToWorker) {
         match msg {
-            ToWorker::Played { pitch, velocity, beat } => {
+            ToWorker::Played {
+                pitch,
+                velocity,
+                beat,
+            } => {
                 let p = pitch as usize & 127;
                 if velocity > 0 {
                     self.open[p] = Some((beat, velocity));
                 } else if let Some((start, velocity)) = self.open[p].take() {
-                    self.phrase.push(Note { pitch, velocity, start, end: beat });
+                    self.phrase.push(Note {
+                        pitch,
+                        velocity,
+                        start,
+                        end: beat,
+                    });
                 }
             }
-            ToWorker::Answer { id, start_beat, length_beats } => self.start_answer(id, start_beat, length_beats),
+            ToWorker::Answer {
+                id,
+                start_beat,
+                length_beats,
+            } => self.start_answer(id, start_beat, length_beats),
             ToWorker::Cancel => self.answer = None,
             ToWorker::Reset => {
                 self.answer = None;
@@ -228,17 +255,28 @@ impl Worker {
 
     fn start_answer(&mut self, id: u32, start_beat: f64, length_beats: f64) {
         let notes = std::mem::take(&mut self.phrase);
-        let Some(generator) = self.generator.as_mut() else { return };
+        let Some(generator) = self.generator.as_mut() else {
+            return;
+        };
         let vocab = generator.model().meta().vocab;
         let recent = &notes[notes.len().saturating_sub(MAX_CONTEXT_NOTES)..];
         let mut context = encode(recent, &vocab);
         // Tell the model about the rest between the phrase and the answer, so the answer's
         // first step lands on `start_beat` and keeps the phrase's grid phase.
         let spb = f64::from(vocab.steps_per_beat);
-        let last_event = recent.iter().map(|n| (n.end * spb).round().max((n.start * spb).round() + 1.0)).fold(0.0, f64::max);
+        let last_event = recent
+            .iter()
+            .map(|n| (n.end * spb).round().max((n.start * spb).round() + 1.0))
+            .fold(0.0, f64::max);
         let gap = ((start_beat * spb).round() - last_event).max(0.0) as u64;
         push_time_shift(&mut context, gap, &vocab);
-        let seed = if self.settings.seed == 0 { self.answers.wrapping_mul(0x9E37_79B9).wrapping_add(id as u64) } else { self.settings.seed };
+        let seed = if self.settings.seed == 0 {
+            self.answers
+                .wrapping_mul(0x9E37_79B9)
+                .wrapping_add(id as u64)
+        } else {
+            self.settings.seed
+        };
         generator.reseed(seed);
         if let Err(e) = generator.prime(&context) {
             self.shared.status.lock().message = Some(format!("inference failed: {e}"));
@@ -256,7 +294,8 @@ impl Worker {
 
     /// Generates the current answer up to `horizon` (beats). Returns whether it generated.
     pub fn generate_ahead(&mut self, horizon: f64) -> bool {
-        let (Some(answer), Some(generator)) = (self.answer.as_ref(), self.generator.as_mut()) else {
+        let (Some(answer), Some(generator)) = (self.answer.as_ref(), self.generator.as_mut())
+        else {
             return false;
         };
         let tx = &self.tx;
@@ -264,8 +303,22 @@ impl Worker {
         let (id, start, step_beats) = (answer.id, answer.start_beat, answer.step_beats);
         let mut send = |ev: NoteEvent| {
             let msg = match ev {
-                NoteEvent::On { pitch, velocity, step } => FromWorker::Note { id, beat: start + step as f64 * step_beats, pitch, velocity },
-                NoteEvent::Off { pitch, step } => FromWorker::Note { id, beat: start + step as f64 * step_beats, pitch, velocity: 0 },
+                NoteEvent::On {
+                    pitch,
+                    velocity,
+                    step,
+                } => FromWorker::Note {
+                    id,
+                    beat: start + step as f64 * step_beats,
+                    pitch,
+                    velocity,
+                },
+                NoteEvent::Off { pitch, step } => FromWorker::Note {
+                    id,
+                    beat: start + step as f64 * step_beats,
+                    pitch,
+                    velocity: 0,
+                },
             };
             if tx.try_send(msg).is_err() {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -282,7 +335,11 @@ impl Worker {
                 self.answer = None;
                 return true;
             }
-            match generator.step(&self.settings.constraints, self.settings.temperature, &mut send) {
+            match generator.step(
+                &self.settings.constraints,
+                self.settings.temperature,
+                &mut send,
+            ) {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
                     generator.release_all(&mut send);

@@ -22,21 +22,49 @@ struct Session {
 impl Session {
     fn start() -> Self {
         let lib = plugin_library();
-        let entry = unsafe { PluginEntry::load(&lib) }.unwrap_or_else(|e| panic!("loading {}: {e:?}", lib.display()));
+        let entry = unsafe { PluginEntry::load(&lib) }
+            .unwrap_or_else(|e| panic!("loading {}: {e:?}", lib.display()));
         let factory = entry.get_plugin_factory().expect("plugin factory");
         let descriptor = factory.plugin_descriptors().next().expect("one plugin");
-        assert_eq!(descriptor.id().unwrap().to_bytes(), b"org.continuo.continuo");
-        let host = HostInfo::new("continuo-test", "continuo", "https://example.invalid", "1.0").unwrap();
-        let mut instance = PluginInstance::<()>::new(|_| (), |_| (), &entry, descriptor.id().unwrap(), &host).unwrap();
-        let config = PluginAudioConfiguration { sample_rate: SAMPLE_RATE, min_frames_count: BLOCK, max_frames_count: BLOCK };
-        let processor = instance.activate(|_, _| (), config).unwrap().start_processing().unwrap();
-        Self { instance, processor: Some(processor), sample: 0, heard: Vec::new(), _entry: entry }
+        assert_eq!(
+            descriptor.id().unwrap().to_bytes(),
+            b"org.continuo.continuo"
+        );
+        let host = HostInfo::new(
+            "continuo-test",
+            "continuo",
+            "https://example.invalid",
+            "1.0",
+        )
+        .unwrap();
+        let mut instance =
+            PluginInstance::<()>::new(|_| (), |_| (), &entry, descriptor.id().unwrap(), &host)
+                .unwrap();
+        let config = PluginAudioConfiguration {
+            sample_rate: SAMPLE_RATE,
+            min_frames_count: BLOCK,
+            max_frames_count: BLOCK,
+        };
+        let processor = instance
+            .activate(|_, _| (), config)
+            .unwrap()
+            .start_processing()
+            .unwrap();
+        Self {
+            instance,
+            processor: Some(processor),
+            sample: 0,
+            heard: Vec::new(),
+            _entry: entry,
+        }
     }
 
     /// One block; `notes` are (offset, pitch, velocity) played in it.
     fn block(&mut self, playing: bool, params: &[(u32, f64)], notes: &[(u32, u8, u8)]) {
         let beat = self.sample as f64 / SAMPLES_PER_BEAT;
-        let mut flags = TransportFlags::HAS_TEMPO | TransportFlags::HAS_BEATS_TIMELINE | TransportFlags::HAS_TIME_SIGNATURE;
+        let mut flags = TransportFlags::HAS_TEMPO
+            | TransportFlags::HAS_BEATS_TIMELINE
+            | TransportFlags::HAS_TIME_SIGNATURE;
         if playing {
             flags |= TransportFlags::IS_PLAYING;
         }
@@ -58,7 +86,12 @@ impl Session {
         };
         let mut input = EventBuffer::new();
         for &(id, value) in params {
-            input.push(&ParamValueEvent::new(0, ClapId::new(id), Pckn::match_all(), value));
+            input.push(&ParamValueEvent::new(
+                0,
+                ClapId::new(id),
+                Pckn::match_all(),
+                value,
+            ));
         }
         for &(offset, pitch, velocity) in notes {
             let pckn = Pckn::new(0u16, 0u16, u16::from(pitch), Match::All);
@@ -75,12 +108,22 @@ impl Session {
         self.processor
             .as_mut()
             .unwrap()
-            .process(&audio_in, &mut audio_out, &InputEvents::from_buffer(&input), &mut OutputEvents::from_buffer(&mut output), Some(self.sample), Some(&transport))
+            .process(
+                &audio_in,
+                &mut audio_out,
+                &InputEvents::from_buffer(&input),
+                &mut OutputEvents::from_buffer(&mut output),
+                Some(self.sample),
+                Some(&transport),
+            )
             .expect("process");
         let mut last_time = 0;
         for event in output.iter() {
             let time = event.header().time();
-            assert!(time >= last_time && time < BLOCK, "events out of order or outside the block");
+            assert!(
+                time >= last_time && time < BLOCK,
+                "events out of order or outside the block"
+            );
             last_time = time;
             let (pckn, velocity) = match event.as_core_event() {
                 Some(CoreEventSpace::NoteOn(e)) => (e.pckn(), (e.velocity() * 127.0).round() as u8),
@@ -89,7 +132,12 @@ impl Session {
             };
             let pitch = pckn.key.into_specific().expect("specific key") as u8;
             let channel = pckn.channel.into_specific().expect("specific channel") as u8;
-            self.heard.push(Heard { sample: self.sample + u64::from(time), channel, pitch, velocity });
+            self.heard.push(Heard {
+                sample: self.sample + u64::from(time),
+                channel,
+                pitch,
+                velocity,
+            });
         }
         self.sample += u64::from(BLOCK);
     }
@@ -108,7 +156,9 @@ impl Session {
                 .collect();
             self.block(true, if first { params } else { &[] }, &in_block);
             first = false;
-            std::thread::sleep(std::time::Duration::from_micros((f64::from(BLOCK) / SAMPLE_RATE * 1e6 / 8.0) as u64));
+            std::thread::sleep(std::time::Duration::from_micros(
+                (f64::from(BLOCK) / SAMPLE_RATE * 1e6 / 8.0) as u64,
+            ));
         }
     }
 
@@ -122,12 +172,12 @@ impl Session {
 /// Key lock C major, range C3–C6, 1-bar answers on channel 2.
 fn musical_params() -> Vec<(u32, f64)> {
     vec![
-        (param_id("scale"), 1.0),    // Major
-        (param_id("key"), 0.0),      // C
+        (param_id("scale"), 1.0), // Major
+        (param_id("key"), 0.0),   // C
         (param_id("low"), 48.0),
         (param_id("high"), 84.0),
-        (param_id("length"), 0.0),   // 1 bar (index from 1)
-        (param_id("channel"), 1.0),  // channel 2 (index from 1)
+        (param_id("length"), 0.0),  // 1 bar (index from 1)
+        (param_id("channel"), 1.0), // channel 2 (index from 1)
     ]
 }
 
@@ -140,11 +190,18 @@ fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
     s.play(&phrase(), 10.0, &musical_params());
     let heard = s.heard.clone();
     let played: Vec<_> = heard.iter().filter(|h| h.channel == 0).collect();
-    assert_eq!(played.len(), phrase().len(), "the played phrase passes through");
+    assert_eq!(
+        played.len(),
+        phrase().len(),
+        "the played phrase passes through"
+    );
     check_answer(&heard, 1, 5.0, 9.0, 48, 84);
 
     // Second phrase, stopped mid-answer: every sounding generated note ends at the stop.
-    let second: Vec<_> = phrase().into_iter().map(|(b, p, v)| (b + 10.0, p, v)).collect();
+    let second: Vec<_> = phrase()
+        .into_iter()
+        .map(|(b, p, v)| (b + 10.0, p, v))
+        .collect();
     s.play(&second, 16.5, &[]);
     let before_stop = s.heard.len();
     s.block(false, &[], &[]);
@@ -152,8 +209,14 @@ fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
         s.block(false, &[], &[]);
     }
     let heard = s.finish();
-    let after: Vec<_> = heard[before_stop..].iter().filter(|h| h.channel == 1).collect();
-    assert!(after.iter().all(|h| h.velocity == 0), "no new notes after stop: {after:?}");
+    let after: Vec<_> = heard[before_stop..]
+        .iter()
+        .filter(|h| h.channel == 1)
+        .collect();
+    assert!(
+        after.iter().all(|h| h.velocity == 0),
+        "no new notes after stop: {after:?}"
+    );
     let second_answer: Vec<_> = heard.iter().copied().filter(|h| h.beat() >= 10.0).collect();
     check_answer(&second_answer, 1, 15.0, 19.0, 48, 84);
 }

@@ -15,7 +15,11 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn arch() -> Architecture {
     let c = TrainConfig::default();
-    Architecture { embed_dim: c.embed_dim, hidden_dim: c.hidden_dim, num_layers: c.num_layers }
+    Architecture {
+        embed_dim: c.embed_dim,
+        hidden_dim: c.hidden_dim,
+        num_layers: c.num_layers,
+    }
 }
 
 fn training_step(c: &mut Criterion) {
@@ -26,7 +30,9 @@ fn training_step(c: &mut Criterion) {
     let mut net = ContinuoNet::new(vocab.size(), arch(), cfg.dropout, &device);
     let mut optim = AdamConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let ids: Vec<i64> = (0..b * t).map(|i| ((i * 7919) % vocab.size()) as i64).collect();
+    let ids: Vec<i64> = (0..b * t)
+        .map(|i| ((i * 7919) % vocab.size()) as i64)
+        .collect();
     let mut group = c.benchmark_group("train");
     group.sample_size(10);
     group.throughput(Throughput::Elements((b * t) as u64));
@@ -50,7 +56,14 @@ fn inference_step(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("continuo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     write_model(&dir, &net, &ModelMeta::new("bench", vocab, arch())).unwrap();
-    let mut model = Model::load(&dir, &RuntimeOptions { intra_threads: 1, ..Default::default() }).unwrap();
+    let mut model = Model::load(
+        &dir,
+        &RuntimeOptions {
+            intra_threads: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut tok = 0u32;
     c.bench_function("ort_single_step_1_thread", |bench| {
         bench.iter(|| {

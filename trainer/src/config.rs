@@ -74,7 +74,12 @@ mod tests {
 
     #[test]
     fn schedule_warms_up_then_decays_to_floor() {
-        let c = TrainConfig { warmup_steps: 10, learning_rate: 1.0, min_lr_ratio: 0.1, ..Default::default() };
+        let c = TrainConfig {
+            warmup_steps: 10,
+            learning_rate: 1.0,
+            min_lr_ratio: 0.1,
+            ..Default::default()
+        };
         assert!((c.lr_at(0, 100) - 0.1).abs() < 1e-12);
         assert!((c.lr_at(9, 100) - 1.0).abs() < 1e-12);
         assert!((c.lr_at(10, 100) - 1.0).abs() < 1e-12);

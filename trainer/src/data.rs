@@ -56,8 +56,16 @@ pub fn load_pieces(dir: &Path, vocab: &Vocab) -> std::io::Result<(Vec<Piece>, Ve
         match result {
             Ok(score) => {
                 let mut ids = vec![vocab.encode(Token::Bos) as u16];
-                ids.extend(encode(&score.notes, vocab).into_iter().map(|t| vocab.encode(t) as u16));
-                let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                ids.extend(
+                    encode(&score.notes, vocab)
+                        .into_iter()
+                        .map(|t| vocab.encode(t) as u16),
+                );
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
                 pieces.push(Piece { name, ids });
             }
             Err(reason) => skipped.push(Skipped { path, reason }),
@@ -68,7 +76,11 @@ pub fn load_pieces(dir: &Path, vocab: &Vocab) -> std::io::Result<(Vec<Piece>, Ve
 
 /// Splits whole pieces (never windows of one piece) into train and validation sets,
 /// reproducibly for a seed. At least one piece goes to each side when there are two or more.
-pub fn split_pieces(mut pieces: Vec<Piece>, val_fraction: f64, seed: u64) -> (Vec<Piece>, Vec<Piece>) {
+pub fn split_pieces(
+    mut pieces: Vec<Piece>,
+    val_fraction: f64,
+    seed: u64,
+) -> (Vec<Piece>, Vec<Piece>) {
     let mut rng = Rng::new(seed);
     for i in (1..pieces.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
@@ -104,7 +116,13 @@ pub fn transpose(ids: &mut [u16], semitones: i32, vocab: &Vocab) -> bool {
     let off = vocab.note_off_range();
     let fits = ids.iter().all(|&id| {
         let id = id as usize;
-        let base = if on.contains(&id) { on.start } else if off.contains(&id) { off.start } else { return true };
+        let base = if on.contains(&id) {
+            on.start
+        } else if off.contains(&id) {
+            off.start
+        } else {
+            return true;
+        };
         (0..128).contains(&(id as i32 - base as i32 + semitones))
     });
     if fits {
@@ -133,7 +151,14 @@ pub struct TrainSampler<'a> {
 }
 
 impl<'a> TrainSampler<'a> {
-    pub fn new(pieces: &'a [Piece], vocab: Vocab, seq_len: usize, batch_size: usize, transpose: i32, seed: u64) -> Self {
+    pub fn new(
+        pieces: &'a [Piece],
+        vocab: Vocab,
+        seq_len: usize,
+        batch_size: usize,
+        transpose: i32,
+        seed: u64,
+    ) -> Self {
         let mut total = 0;
         let cumulative = pieces
             .iter()
@@ -142,7 +167,15 @@ impl<'a> TrainSampler<'a> {
                 total
             })
             .collect();
-        Self { pieces, cumulative, vocab, seq_len, batch_size, transpose, seed }
+        Self {
+            pieces,
+            cumulative,
+            vocab,
+            seq_len,
+            batch_size,
+            transpose,
+            seed,
+        }
     }
 
     /// Number of tokens that can be predicted in the training pieces.
@@ -152,11 +185,15 @@ impl<'a> TrainSampler<'a> {
 
     /// Batches per epoch: one pass over the tokens on average.
     pub fn batches_per_epoch(&self) -> usize {
-        self.tokens().div_ceil(self.seq_len * self.batch_size).max(1)
+        self.tokens()
+            .div_ceil(self.seq_len * self.batch_size)
+            .max(1)
     }
 
     pub fn batch(&self, epoch: usize, index: usize) -> Batch {
-        let mut rng = Rng::new(self.seed ^ ((epoch as u64) << 32 | index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut rng = Rng::new(
+            self.seed ^ ((epoch as u64) << 32 | index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        );
         let (t, b) = (self.seq_len, self.batch_size);
         let mut inputs = Vec::with_capacity(b * t);
         let mut targets = Vec::with_capacity(b * t);
@@ -167,7 +204,11 @@ impl<'a> TrainSampler<'a> {
             let ids = &piece.ids;
             // Windows may run past a short piece's end; pad by repeating its start so every
             // row is a real token stream (a piece followed by itself from BOS).
-            let start = if ids.len() > t + 1 { rng.below((ids.len() - t) as u64) as usize } else { 0 };
+            let start = if ids.len() > t + 1 {
+                rng.below((ids.len() - t) as u64) as usize
+            } else {
+                0
+            };
             for (k, w) in window.iter_mut().enumerate() {
                 *w = ids[(start + k) % ids.len()];
             }
@@ -178,7 +219,12 @@ impl<'a> TrainSampler<'a> {
             inputs.extend(window[..t].iter().map(|&x| i64::from(x)));
             targets.extend(window[1..].iter().map(|&x| i64::from(x)));
         }
-        Batch { inputs, targets, batch: b, seq_len: t }
+        Batch {
+            inputs,
+            targets,
+            batch: b,
+            seq_len: t,
+        }
     }
 }
 
@@ -193,7 +239,10 @@ pub fn validation_batches(pieces: &[Piece], seq_len: usize, batch_size: usize) -
             let len = end - start;
             if len == seq_len {
                 let input = p.ids[start..end].iter().map(|&x| i64::from(x)).collect();
-                let target = p.ids[start + 1..end + 1].iter().map(|&x| i64::from(x)).collect();
+                let target = p.ids[start + 1..end + 1]
+                    .iter()
+                    .map(|&x| i64::from(x))
+                    .collect();
                 rows.push((input, target));
             }
             start = end;
@@ -214,7 +263,10 @@ mod tests {
     use super::*;
 
     fn piece(name: &str, len: usize) -> Piece {
-        Piece { name: name.into(), ids: (0..len).map(|i| (1 + i % 100) as u16).collect() }
+        Piece {
+            name: name.into(),
+            ids: (0..len).map(|i| (1 + i % 100) as u16).collect(),
+        }
     }
 
     #[test]
@@ -226,7 +278,10 @@ mod tests {
             assert!(train.iter().all(|t| t.name != v.name));
         }
         let (_, val2) = split_pieces(pieces.clone(), 0.2, 1);
-        assert_eq!(val.iter().map(|p| &p.name).collect::<Vec<_>>(), val2.iter().map(|p| &p.name).collect::<Vec<_>>());
+        assert_eq!(
+            val.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            val2.iter().map(|p| &p.name).collect::<Vec<_>>()
+        );
         let (train, val) = split_pieces(pieces[..2].to_vec(), 0.01, 1);
         assert_eq!((train.len(), val.len()), (1, 1));
     }
@@ -248,13 +303,26 @@ mod tests {
     #[test]
     fn transposition_moves_pitches_only_and_refuses_out_of_range() {
         let v = Vocab::default();
-        let mut ids: Vec<u16> = [Token::Bos, Token::NoteOn(60), Token::TimeShift(3), Token::NoteOff(60)]
-            .iter()
-            .map(|&t| v.encode(t) as u16)
-            .collect();
+        let mut ids: Vec<u16> = [
+            Token::Bos,
+            Token::NoteOn(60),
+            Token::TimeShift(3),
+            Token::NoteOff(60),
+        ]
+        .iter()
+        .map(|&t| v.encode(t) as u16)
+        .collect();
         assert!(transpose(&mut ids, 2, &v));
         let back: Vec<_> = ids.iter().map(|&i| v.decode(i as usize).unwrap()).collect();
-        assert_eq!(back, [Token::Bos, Token::NoteOn(62), Token::TimeShift(3), Token::NoteOff(62)]);
+        assert_eq!(
+            back,
+            [
+                Token::Bos,
+                Token::NoteOn(62),
+                Token::TimeShift(3),
+                Token::NoteOff(62)
+            ]
+        );
         let mut high = vec![v.encode(Token::NoteOn(126)) as u16];
         assert!(!transpose(&mut high, 5, &v));
         assert_eq!(v.decode(high[0] as usize), Some(Token::NoteOn(126)));

@@ -28,7 +28,10 @@ pub fn evaluate(model_path: &Path, data_dir: &Path) -> Result<(EvalReport, Vec<d
     let (pieces, skipped) = data::load_pieces(data_dir, &vocab)?;
     let state_len = model.meta().architecture.num_layers * model.meta().architecture.hidden_dim;
     let v = vocab.size();
-    let mut report = EvalReport { pieces: pieces.len(), ..Default::default() };
+    let mut report = EvalReport {
+        pieces: pieces.len(),
+        ..Default::default()
+    };
     let (mut nll, mut top1, mut top5) = (0.0f64, 0usize, 0usize);
     for piece in &pieces {
         let mut state = vec![0.0f32; state_len];
@@ -40,7 +43,12 @@ pub fn evaluate(model_path: &Path, data_dir: &Path) -> Result<(EvalReport, Vec<d
             for (k, row) in logits.chunks_exact(v).enumerate() {
                 let target = ids[start + k + 1] as usize;
                 let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let log_z = f64::from(max) + row.iter().map(|&l| f64::from(l - max).exp()).sum::<f64>().ln();
+                let log_z = f64::from(max)
+                    + row
+                        .iter()
+                        .map(|&l| f64::from(l - max).exp())
+                        .sum::<f64>()
+                        .ln();
                 nll += log_z - f64::from(row[target]);
                 let rank = row.iter().filter(|&&l| l > row[target]).count();
                 top1 += usize::from(rank < 1);

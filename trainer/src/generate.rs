@@ -18,11 +18,25 @@ pub fn continue_score(
     let vocab = generator.model().meta().vocab;
     let context = encode(&prompt.notes, &vocab);
     let step = vocab.step_beats();
-    let first = prompt.notes.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
-    let origin = if first.is_finite() { (first / step).round() * step } else { 0.0 };
+    let first = prompt
+        .notes
+        .iter()
+        .map(|n| n.start)
+        .fold(f64::INFINITY, f64::min);
+    let origin = if first.is_finite() {
+        (first / step).round() * step
+    } else {
+        0.0
+    };
     let context_steps: u64 = context
         .iter()
-        .map(|t| if let Token::TimeShift(n) = t { u64::from(*n) } else { 0 })
+        .map(|t| {
+            if let Token::TimeShift(n) = t {
+                u64::from(*n)
+            } else {
+                0
+            }
+        })
         .sum();
     let start = origin + context_steps as f64 * step;
     generator.prime(&context)?;
@@ -31,10 +45,19 @@ pub fn continue_score(
     let mut open: [Option<(u64, u8)>; 128] = [None; 128];
     let mut notes: Vec<Note> = prompt.notes.clone();
     let mut record = |ev: NoteEvent, notes: &mut Vec<Note>| match ev {
-        NoteEvent::On { pitch, velocity, step: s } => open[pitch as usize] = Some((s, velocity)),
+        NoteEvent::On {
+            pitch,
+            velocity,
+            step: s,
+        } => open[pitch as usize] = Some((s, velocity)),
         NoteEvent::Off { pitch, step: s } => {
             if let Some((on, velocity)) = open[pitch as usize].take() {
-                notes.push(Note { pitch, velocity, start: start + on as f64 * step, end: start + s as f64 * step });
+                notes.push(Note {
+                    pitch,
+                    velocity,
+                    start: start + on as f64 * step,
+                    end: start + s as f64 * step,
+                });
             }
         }
     };
@@ -45,11 +68,17 @@ pub fn continue_score(
         if generator.step_count() >= target_steps {
             break;
         }
-        if generator.step(constraints, temperature, |ev| record(ev, &mut notes))?.is_none() {
+        if generator
+            .step(constraints, temperature, |ev| record(ev, &mut notes))?
+            .is_none()
+        {
             break;
         }
     }
     generator.release_all(|ev| record(ev, &mut notes));
     sort_notes(&mut notes);
-    Ok(Score { notes, bpm: prompt.bpm })
+    Ok(Score {
+        notes,
+        bpm: prompt.bpm,
+    })
 }

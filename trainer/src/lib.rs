@@ -19,7 +19,9 @@ pub fn device(name: &str) -> Result<Device> {
         "cuda" => Ok(Device::cuda(0)),
         #[cfg(feature = "wgpu")]
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        "cuda" | "wgpu" => bail!("this trainer was built without the `{name}` backend; rebuild with `--features {name}`"),
+        "cuda" | "wgpu" => bail!(
+            "this trainer was built without the `{name}` backend; rebuild with `--features {name}`"
+        ),
         other => bail!("unknown device {other:?} (expected cpu, cuda or wgpu)"),
     }
 }

@@ -8,10 +8,15 @@ use continuo_trainer::config::TrainConfig;
 use continuo_trainer::train::{train, TrainArgs};
 use continuo_trainer::{eval, generate};
 
-const CHOPIN_ATTRIBUTION: &str = "Chopin MIDI files from piano-midi.de by Bernd Krueger, CC BY-SA 3.0 DE";
+const CHOPIN_ATTRIBUTION: &str =
+    "Chopin MIDI files from piano-midi.de by Bernd Krueger, CC BY-SA 3.0 DE";
 
 #[derive(Parser)]
-#[command(name = "trainer", version, about = "Train Continuo's GRU on MIDI files and export ONNX")]
+#[command(
+    name = "trainer",
+    version,
+    about = "Train Continuo's GRU on MIDI files and export ONNX"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model on a folder of MIDI files.
-    Train(TrainCmd),
+    Train(Box<TrainCmd>),
     /// Report NLL per token and top-1/top-5 accuracy of a model on a folder of MIDI files.
     Eval {
         #[arg(long)]
@@ -110,7 +115,9 @@ fn main() -> Result<()> {
                 ..d
             };
             let name = cmd.name.unwrap_or_else(|| {
-                cmd.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned())
+                cmd.out
+                    .file_name()
+                    .map_or("model".into(), |n| n.to_string_lossy().into_owned())
             });
             let attribution = cmd.attribution.unwrap_or_else(|| {
                 if cmd.data.to_string_lossy().contains("chopin") {
@@ -131,10 +138,16 @@ fn main() -> Result<()> {
             };
             let outcome = train(config, &args)?;
             if !outcome.skipped.is_empty() {
-                eprintln!("{} file(s) skipped (see warnings above)", outcome.skipped.len());
+                eprintln!(
+                    "{} file(s) skipped (see warnings above)",
+                    outcome.skipped.len()
+                );
             }
             match outcome.state.best_val_nll {
-                Some(nll) => println!("best validation NLL {nll:.4} per token; model written to {}", outcome.onnx.display()),
+                Some(nll) => println!(
+                    "best validation NLL {nll:.4} per token; model written to {}",
+                    outcome.onnx.display()
+                ),
                 None => println!("no epoch finished yet; continue with --resume"),
             }
         }
@@ -152,16 +165,35 @@ fn main() -> Result<()> {
                 r.top5 * 100.0
             );
         }
-        Command::Generate { model, prompt, beats, temperature, seed, out } => {
-            let bytes = std::fs::read(&prompt).with_context(|| format!("reading {}", prompt.display()))?;
-            let score = continuo_core::midi::read_midi(&bytes).with_context(|| format!("reading {}", prompt.display()))?;
+        Command::Generate {
+            model,
+            prompt,
+            beats,
+            temperature,
+            seed,
+            out,
+        } => {
+            let bytes =
+                std::fs::read(&prompt).with_context(|| format!("reading {}", prompt.display()))?;
+            let score = continuo_core::midi::read_midi(&bytes)
+                .with_context(|| format!("reading {}", prompt.display()))?;
             let model = continuo_core::runtime::Model::load(&model, &Default::default())?;
             let mut generator = continuo_core::runtime::Generator::new(model, seed);
-            let result = generate::continue_score(&mut generator, &score, beats, temperature, &Default::default())?;
+            let result = generate::continue_score(
+                &mut generator,
+                &score,
+                beats,
+                temperature,
+                &Default::default(),
+            )?;
             let added = result.notes.len() - score.notes.len();
             std::fs::write(&out, continuo_core::midi::write_midi(&result)?)
                 .with_context(|| format!("writing {}", out.display()))?;
-            println!("{} prompt notes + {added} generated notes written to {}", score.notes.len(), out.display());
+            println!(
+                "{} prompt notes + {added} generated notes written to {}",
+                score.notes.len(),
+                out.display()
+            );
         }
     }
     Ok(())

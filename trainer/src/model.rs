@@ -67,7 +67,11 @@ impl ContinuoNet {
     pub fn new(vocab: usize, arch: Architecture, dropout: f64, device: &Device) -> Self {
         let layers = (0..arch.num_layers)
             .map(|i| {
-                let d_in = if i == 0 { arch.embed_dim } else { arch.hidden_dim };
+                let d_in = if i == 0 {
+                    arch.embed_dim
+                } else {
+                    arch.hidden_dim
+                };
                 GruLayer::new(d_in, arch.hidden_dim, device)
             })
             .collect();
@@ -90,11 +94,16 @@ impl ContinuoNet {
 
     /// `tokens`: `[batch, time]`; `state`: `[layers, batch, hidden]` (zeros when `None`).
     /// Returns logits `[batch, time, vocab]` and the final state.
-    pub fn forward(&self, tokens: Tensor<2, Int>, state: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<Tensor<3>>,
+    ) -> (Tensor<3>, Tensor<3>) {
         let [batch, _] = tokens.dims();
         let device = tokens.device();
         let a = self.architecture();
-        let state = state.unwrap_or_else(|| Tensor::zeros([a.num_layers, batch, a.hidden_dim], &device));
+        let state =
+            state.unwrap_or_else(|| Tensor::zeros([a.num_layers, batch, a.hidden_dim], &device));
         let mut x = self.embedding.forward(tokens);
         let mut last = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {

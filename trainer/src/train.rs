@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::grad_clipping::GradientClippingConfig;
+use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use continuo_core::contract::{Architecture, ModelMeta, TrainingInfo};
@@ -70,16 +70,29 @@ fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 
-fn save_checkpoint(out: &Path, config: &TrainConfig, net: &ContinuoNet, optim: &ModuleOptimizer, state: &RunState) -> Result<()> {
+fn save_checkpoint(
+    out: &Path,
+    config: &TrainConfig,
+    net: &ContinuoNet,
+    optim: &ModuleOptimizer,
+    state: &RunState,
+) -> Result<()> {
     let dir = checkpoint_dir(out);
     let tmp = out.join("checkpoint.tmp");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
     std::fs::create_dir_all(&tmp)?;
-    net.clone().save_file(tmp.join("model.bpk")).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    optim.save(tmp.join("optim.bpk")).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    std::fs::write(tmp.join("config.json"), serde_json::to_string_pretty(config)?)?;
+    net.clone()
+        .save_file(tmp.join("model.bpk"))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    optim
+        .save(tmp.join("optim.bpk"))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    std::fs::write(
+        tmp.join("config.json"),
+        serde_json::to_string_pretty(config)?,
+    )?;
     std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(state)?)?;
     // Swap in whole so a stop mid-save never leaves a half-written checkpoint.
     if dir.exists() {
@@ -90,8 +103,14 @@ fn save_checkpoint(out: &Path, config: &TrainConfig, net: &ContinuoNet, optim: &
 }
 
 fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
-    let inputs = Tensor::from_data(TensorData::new(batch.inputs.clone(), [batch.batch, batch.seq_len]), device);
-    let targets = Tensor::from_data(TensorData::new(batch.targets.clone(), [batch.batch * batch.seq_len]), device);
+    let inputs = Tensor::from_data(
+        TensorData::new(batch.inputs.clone(), [batch.batch, batch.seq_len]),
+        device,
+    );
+    let targets = Tensor::from_data(
+        TensorData::new(batch.targets.clone(), [batch.batch * batch.seq_len]),
+        device,
+    );
     (inputs, targets)
 }
 
@@ -103,15 +122,22 @@ pub fn evaluate(net: &ContinuoNet, batches: &[Batch], device: &Device) -> f64 {
         let (inputs, targets) = to_tensors(b, device);
         let (logits, _) = net.forward(inputs, None);
         let [bs, t, v] = logits.dims();
-        let loss: f32 = loss_fn.forward(logits.reshape([bs * t, v]), targets).into_scalar();
+        let loss: f32 = loss_fn
+            .forward(logits.reshape([bs * t, v]), targets)
+            .into_scalar();
         sum += f64::from(loss) * (bs * t) as f64;
         count += bs * t;
     }
-    if count == 0 { f64::NAN } else { sum / count as f64 }
+    if count == 0 {
+        f64::NAN
+    } else {
+        sum / count as f64
+    }
 }
 
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    let mut adam = AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)));
+    let mut adam =
+        AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)));
     if config.weight_decay > 0.0 {
         adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay)));
     }
@@ -121,19 +147,28 @@ fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
 pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
     let vocab = Vocab::default();
     let device = args.device.clone().autodiff();
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
 
     let (config, resumed) = if args.resume {
         let dir = checkpoint_dir(&args.out);
         let state_path = dir.join("state.json");
         if !state_path.is_file() {
-            bail!("--resume: no checkpoint in {} (nothing to resume; drop --resume to start)", dir.display());
+            bail!(
+                "--resume: no checkpoint in {} (nothing to resume; drop --resume to start)",
+                dir.display()
+            );
         }
-        let saved: TrainConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)
-            .context("reading checkpoint config")?;
-        let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path)?).context("reading checkpoint state")?;
+        let saved: TrainConfig =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)
+                .context("reading checkpoint config")?;
+        let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+            .context("reading checkpoint state")?;
         // The saved config wins, except for the number of epochs, which a resumed run may extend.
-        let config = TrainConfig { epochs: config.epochs.max(saved.epochs), ..saved };
+        let config = TrainConfig {
+            epochs: config.epochs.max(saved.epochs),
+            ..saved
+        };
         (config, Some(state))
     } else {
         (config, None)
@@ -155,27 +190,47 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
         // Keep the split of the stopped run, by name, even if files were added since.
         Some(state) => {
             let pick = |names: &[String]| -> Vec<Piece> {
-                pieces.iter().filter(|p| names.contains(&p.name)).cloned().collect()
+                pieces
+                    .iter()
+                    .filter(|p| names.contains(&p.name))
+                    .cloned()
+                    .collect()
             };
             (pick(&state.train_pieces), pick(&state.val_pieces))
         }
         None => data::split_pieces(pieces, config.val_fraction, config.seed),
     };
     if train_set.is_empty() || val_set.is_empty() {
-        bail!("the checkpoint's train/validation pieces are no longer in {}", args.data.display());
+        bail!(
+            "the checkpoint's train/validation pieces are no longer in {}",
+            args.data.display()
+        );
     }
 
-    let arch = Architecture { embed_dim: config.embed_dim, hidden_dim: config.hidden_dim, num_layers: config.num_layers };
+    let arch = Architecture {
+        embed_dim: config.embed_dim,
+        hidden_dim: config.hidden_dim,
+        num_layers: config.num_layers,
+    };
     device.seed(config.seed);
     let mut net = ContinuoNet::new(vocab.size(), arch, config.dropout, &device);
     let mut optim = optimizer(&config);
     let mut state = match resumed {
         Some(state) => {
             let dir = checkpoint_dir(&args.out);
-            net = net.try_load_file(dir.join("model.bpk")).map_err(|e| anyhow::anyhow!("loading checkpoint model: {e:?}"))?;
-            optim = optim.load(dir.join("optim.bpk")).map_err(|e| anyhow::anyhow!("loading checkpoint optimizer: {e:?}"))?;
+            net = net
+                .try_load_file(dir.join("model.bpk"))
+                .map_err(|e| anyhow::anyhow!("loading checkpoint model: {e:?}"))?;
+            optim = optim
+                .load(dir.join("optim.bpk"))
+                .map_err(|e| anyhow::anyhow!("loading checkpoint optimizer: {e:?}"))?;
             if !args.quiet {
-                eprintln!("resuming at epoch {} batch {} (step {})", state.epoch + 1, state.batch, state.global_step);
+                eprintln!(
+                    "resuming at epoch {} batch {} (step {})",
+                    state.epoch + 1,
+                    state.batch,
+                    state.global_step
+                );
             }
             state
         }
@@ -186,7 +241,14 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
         },
     };
 
-    let sampler = TrainSampler::new(&train_set, vocab, config.seq_len, config.batch_size, config.transpose, config.seed);
+    let sampler = TrainSampler::new(
+        &train_set,
+        vocab,
+        config.seq_len,
+        config.batch_size,
+        config.transpose,
+        config.seed,
+    );
     let val_batches = data::validation_batches(&val_set, config.seq_len, config.batch_size);
     let val_tokens: usize = val_batches.iter().map(|b| b.batch * b.seq_len).sum();
     let per_epoch = sampler.batches_per_epoch();
@@ -210,11 +272,17 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
 
     while state.epoch < config.epochs {
         let epoch_start = Instant::now();
-        let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(per_epoch as u64) };
+        let bar = if args.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(per_epoch as u64)
+        };
         bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)")
-                .expect("template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)",
+            )
+            .expect("template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(format!("{}/{}", state.epoch + 1, config.epochs));
         bar.set_position(state.batch as u64);
@@ -226,7 +294,11 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
             if args.max_steps.is_some_and(|m| steps_this_run >= m) {
                 save_checkpoint(&args.out, &config, &net, &optim, &state)?;
                 bar.abandon_with_message("stopped (step limit); resume with --resume");
-                return Ok(Outcome { state, skipped, onnx: onnx_path });
+                return Ok(Outcome {
+                    state,
+                    skipped,
+                    onnx: onnx_path,
+                });
             }
             let batch = sampler.batch(state.epoch, state.batch);
             let (inputs, targets) = to_tensors(&batch, &device);
@@ -235,7 +307,10 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
             let loss = loss_fn.forward(logits.reshape([b * t, v]), targets);
             let loss_value = f64::from(loss.clone().into_scalar::<f32>());
             if !loss_value.is_finite() {
-                bail!("training diverged (loss {loss_value}) at step {}; lower --lr", state.global_step);
+                bail!(
+                    "training diverged (loss {loss_value}) at step {}; lower --lr",
+                    state.global_step
+                );
             }
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             let lr = config.lr_at(state.global_step, total_steps);
@@ -250,7 +325,10 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
             let s = smoothed.map_or(loss_value, |s| 0.95 * s + 0.05 * loss_value);
             smoothed = Some(s);
             let tok_s = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("loss {s:.3} · {:.1}k tok/s · lr {lr:.1e}", tok_s / 1e3));
+            bar.set_message(format!(
+                "loss {s:.3} · {:.1}k tok/s · lr {lr:.1e}",
+                tok_s / 1e3
+            ));
             bar.inc(1);
             if window_tokens > 200_000 {
                 window_start = Instant::now();
@@ -272,19 +350,37 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
                 epoch_start.elapsed().as_secs_f64()
             );
         }
-        state.history.push(EpochRecord { epoch: state.epoch + 1, train_nll, val_nll, seconds: epoch_start.elapsed().as_secs_f64() });
+        state.history.push(EpochRecord {
+            epoch: state.epoch + 1,
+            train_nll,
+            val_nll,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        });
         state.epoch += 1;
         state.batch = 0;
         state.epoch_loss_sum = 0.0;
         state.epoch_loss_count = 0;
         if state.best_val_nll.is_none_or(|b| val_nll < b) {
             state.best_val_nll = Some(val_nll);
-            let meta = metadata(&args.name, vocab, arch, &config, &state, &train_set, &val_set, &args.attribution);
+            let meta = metadata(
+                &args.name,
+                vocab,
+                arch,
+                &config,
+                &state,
+                &train_set,
+                &val_set,
+                &args.attribution,
+            );
             write_model(&args.out, &net.valid(), &meta)?;
         }
         save_checkpoint(&args.out, &config, &net, &optim, &state)?;
     }
-    Ok(Outcome { state, skipped, onnx: onnx_path })
+    Ok(Outcome {
+        state,
+        skipped,
+        onnx: onnx_path,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -314,7 +410,10 @@ fn metadata(
         seed: config.seed,
         notes: format!(
             "val pieces: {}; config: {}",
-            val.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            val.iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             serde_json::to_string(config).unwrap_or_default()
         ),
     });
@@ -323,7 +422,8 @@ fn metadata(
 
 /// Writes `model.onnx` and `model.json` into `dir`.
 pub fn write_model(dir: &Path, net: &ContinuoNet, meta: &ModelMeta) -> Result<()> {
-    std::fs::write(dir.join("model.onnx"), onnx::export(net, meta)).context("writing model.onnx")?;
+    std::fs::write(dir.join("model.onnx"), onnx::export(net, meta))
+        .context("writing model.onnx")?;
     std::fs::write(dir.join("model.json"), meta.to_json()).context("writing model.json")?;
     Ok(())
 }

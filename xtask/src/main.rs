@@ -48,7 +48,10 @@ fn main() -> Result<()> {
 
 fn sha256(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Returns the path of the verified ONNX Runtime library, downloading it if needed.
@@ -80,8 +83,22 @@ fn fetch_ort() -> Result<PathBuf> {
         println!("downloading onnxruntime=={ORT_VERSION} from PyPI …");
         let python = which_python()?;
         let status = Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64"])
-            .args(["--python-version", "3.11", "--implementation", "cp", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                "manylinux_2_28_x86_64",
+            ])
+            .args([
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--disable-pip-version-check",
+            ])
             .arg(format!("onnxruntime=={ORT_VERSION}"))
             .arg("-d")
             .arg(&dir)
@@ -107,7 +124,10 @@ fn fetch_ort() -> Result<PathBuf> {
         .arg(&lib)
         .status()?;
     if !status.success() || sha256(&lib)? != LIB_SHA256 {
-        bail!("could not extract a verified {ORT_LIB} from {}", wheel.display());
+        bail!(
+            "could not extract a verified {ORT_LIB} from {}",
+            wheel.display()
+        );
     }
     println!("ONNX Runtime {ORT_VERSION} ready at {}", lib.display());
     Ok(lib)
@@ -115,7 +135,11 @@ fn fetch_ort() -> Result<PathBuf> {
 
 fn which_python() -> Result<String> {
     for p in ["python3", "python"] {
-        let ok = Command::new(p).args(["-m", "pip", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+        let ok = Command::new(p)
+            .args(["-m", "pip", "--version"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
         if ok {
             return Ok(p.into());
         }
@@ -141,7 +165,10 @@ fn run(mut cmd: Command) -> Result<()> {
 /// nice-plug's bundler, then ONNX Runtime placed where the plugin looks for it.
 fn bundle(args: &[String]) -> Result<()> {
     let lib = fetch_ort()?;
-    nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args.iter().cloned()))?;
+    nice_plug_xtask::main_with_args(
+        "cargo xtask",
+        std::iter::once("bundle".to_string()).chain(args.iter().cloned()),
+    )?;
     let bundled = PathBuf::from("target/bundled");
     // VST3: beside the binary inside the bundle. CLAP on Linux is a single file, so the
     // library goes into a `continuo/` folder beside it.
@@ -157,7 +184,9 @@ fn bundle(args: &[String]) -> Result<()> {
 }
 
 fn home() -> Result<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set")
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -187,20 +216,45 @@ fn install(no_install: bool) -> Result<()> {
     let (clap_dir, vst3_dir) = (home.join(".clap"), home.join(".vst3"));
     std::fs::create_dir_all(&clap_dir)?;
     std::fs::create_dir_all(&vst3_dir)?;
-    std::fs::copy("target/bundled/Continuo.clap", clap_dir.join("Continuo.clap"))?;
-    copy_dir(Path::new("target/bundled/continuo"), &clap_dir.join("continuo"))?;
-    copy_dir(Path::new("target/bundled/Continuo.vst3"), &vst3_dir.join("Continuo.vst3"))?;
-    let data = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or(home.join(".local/share")).join("continuo");
+    std::fs::copy(
+        "target/bundled/Continuo.clap",
+        clap_dir.join("Continuo.clap"),
+    )?;
+    copy_dir(
+        Path::new("target/bundled/continuo"),
+        &clap_dir.join("continuo"),
+    )?;
+    copy_dir(
+        Path::new("target/bundled/Continuo.vst3"),
+        &vst3_dir.join("Continuo.vst3"),
+    )?;
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or(home.join(".local/share"))
+        .join("continuo");
     std::fs::create_dir_all(&data)?;
     std::fs::copy(fetch_ort()?, data.join(ORT_LIB))?;
-    println!("installed Continuo.clap into {} and Continuo.vst3 into {}", clap_dir.display(), vst3_dir.display());
+    println!(
+        "installed Continuo.clap into {} and Continuo.vst3 into {}",
+        clap_dir.display(),
+        vst3_dir.display()
+    );
     Ok(())
 }
 
 fn demo(args: &[String]) -> Result<()> {
     let lib = fetch_ort()?;
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "continuo", "--bin", "continuo-demo", "--"]).args(args);
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "continuo",
+        "--bin",
+        "continuo-demo",
+        "--",
+    ])
+    .args(args);
     cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(lib)?);
     run(cmd)
 }

@@ -30,7 +30,15 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { prompt: None, out: "out".into(), bars: 4, temperature: 0.9, seed: 7, model: None, prompt_beats: 16.0 };
+    let mut a = Args {
+        prompt: None,
+        out: "out".into(),
+        bars: 4,
+        temperature: 0.9,
+        seed: 7,
+        model: None,
+        prompt_beats: 16.0,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -38,10 +46,18 @@ fn parse_args() -> Result<Args, String> {
             "--prompt" => a.prompt = Some(value()?.into()),
             "--out" => a.out = value()?.into(),
             "--bars" => a.bars = value()?.parse().map_err(|e| format!("--bars: {e}"))?,
-            "--temperature" => a.temperature = value()?.parse().map_err(|e| format!("--temperature: {e}"))?,
+            "--temperature" => {
+                a.temperature = value()?
+                    .parse()
+                    .map_err(|e| format!("--temperature: {e}"))?
+            }
             "--seed" => a.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--model" => a.model = Some(value()?.into()),
-            "--prompt-beats" => a.prompt_beats = value()?.parse().map_err(|e| format!("--prompt-beats: {e}"))?,
+            "--prompt-beats" => {
+                a.prompt_beats = value()?
+                    .parse()
+                    .map_err(|e| format!("--prompt-beats: {e}"))?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -50,10 +66,44 @@ fn parse_args() -> Result<Args, String> {
 
 /// A short phrase in C minor for when no prompt file is given.
 fn builtin_prompt() -> Score {
-    let line = [(60, 0.0, 0.5), (63, 0.5, 0.5), (67, 1.0, 0.5), (72, 1.5, 1.0), (70, 2.5, 0.5), (67, 3.0, 0.5),
-        (68, 3.5, 0.5), (67, 4.0, 0.5), (65, 4.5, 0.5), (63, 5.0, 0.5), (62, 5.5, 0.5), (60, 6.0, 1.5)];
-    let mut notes: Vec<Note> = line.iter().map(|&(p, s, d)| Note { pitch: p, velocity: 80, start: s, end: s + d * 0.95 }).collect();
-    notes.extend([(48, 0.0, 2.0), (51, 2.0, 2.0), (53, 4.0, 2.0), (43, 6.0, 1.5)].iter().map(|&(p, s, d)| Note { pitch: p, velocity: 64, start: s, end: s + d * 0.95 }));
+    let line = [
+        (60, 0.0, 0.5),
+        (63, 0.5, 0.5),
+        (67, 1.0, 0.5),
+        (72, 1.5, 1.0),
+        (70, 2.5, 0.5),
+        (67, 3.0, 0.5),
+        (68, 3.5, 0.5),
+        (67, 4.0, 0.5),
+        (65, 4.5, 0.5),
+        (63, 5.0, 0.5),
+        (62, 5.5, 0.5),
+        (60, 6.0, 1.5),
+    ];
+    let mut notes: Vec<Note> = line
+        .iter()
+        .map(|&(p, s, d)| Note {
+            pitch: p,
+            velocity: 80,
+            start: s,
+            end: s + d * 0.95,
+        })
+        .collect();
+    notes.extend(
+        [
+            (48, 0.0, 2.0),
+            (51, 2.0, 2.0),
+            (53, 4.0, 2.0),
+            (43, 6.0, 1.5),
+        ]
+        .iter()
+        .map(|&(p, s, d)| Note {
+            pitch: p,
+            velocity: 64,
+            start: s,
+            end: s + d * 0.95,
+        }),
+    );
     sort_notes(&mut notes);
     Score { notes, bpm: 100.0 }
 }
@@ -68,12 +118,18 @@ fn main() {
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let mut prompt = match &args.prompt {
-        Some(p) => read_midi(&std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()))?)
-            .map_err(|e| format!("{}: {e}", p.display()))?,
+        Some(p) => {
+            read_midi(&std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()))?)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+        }
         None => builtin_prompt(),
     };
     // Start the prompt at beat 0 and keep its first `prompt_beats` beats.
-    let first = prompt.notes.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
+    let first = prompt
+        .notes
+        .iter()
+        .map(|n| n.start)
+        .fold(f64::INFINITY, f64::min);
     prompt.notes.retain(|n| n.start - first < args.prompt_beats);
     for n in &mut prompt.notes {
         n.start -= first;
@@ -86,69 +142,123 @@ fn run() -> Result<(), String> {
     let stats = Arc::new(EngineStats::default());
     let mut engine = Engine::new(to_worker, from_worker, stats.clone());
     let settings = WorkerSettings {
-        source: args.model.clone().map_or(ModelSource::Embedded, ModelSource::Path),
+        source: args
+            .model
+            .clone()
+            .map_or(ModelSource::Embedded, ModelSource::Path),
         temperature: args.temperature,
         seed: args.seed,
         ..Default::default()
     };
-    let handle = Worker::new(worker_rx, worker_tx, shared.clone(), stats).spawn(Box::new(move || settings.clone()));
+    let handle = Worker::new(worker_rx, worker_tx, shared.clone(), stats)
+        .spawn(Box::new(move || settings.clone()));
 
     let t0 = Instant::now();
-    while shared.status.lock().model.is_none() && shared.status.lock().message.is_none() && t0.elapsed() < Duration::from_secs(20) {
+    while shared.status.lock().model.is_none()
+        && shared.status.lock().message.is_none()
+        && t0.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
     let status = shared.status.lock().clone();
     let Some(model) = status.model.clone() else {
-        shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        return Err(status.message.unwrap_or_else(|| "model did not load".into()));
+        shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        return Err(status
+            .message
+            .unwrap_or_else(|| "model did not load".into()));
     };
-    println!("model: {model}; prompt: {} notes at {:.0} bpm", prompt.notes.len(), prompt.bpm);
+    println!(
+        "model: {model}; prompt: {} notes at {:.0} bpm",
+        prompt.notes.len(),
+        prompt.bpm
+    );
 
     // The prompt as the player's key presses and releases, in sample time.
     let spb = SAMPLE_RATE * 60.0 / prompt.bpm;
     let mut input: Vec<(u64, u8, u8)> = prompt
         .notes
         .iter()
-        .flat_map(|n| [((n.start * spb) as u64, n.pitch, n.velocity.max(1)), ((n.end * spb) as u64, n.pitch, 0)])
+        .flat_map(|n| {
+            [
+                ((n.start * spb) as u64, n.pitch, n.velocity.max(1)),
+                ((n.end * spb) as u64, n.pitch, 0),
+            ]
+        })
         .collect();
     input.sort_by_key(|&(s, _, v)| (s, v > 0));
     let phrase_end = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
-    let settings = Settings { length_bars: args.bars, channel: ANSWER_CHANNEL, ..Settings::default() };
-    let end_beat = phrase_end.ceil() + settings.silence_beats + 1.0 + f64::from(args.bars) * 4.0 + 1.0;
+    let settings = Settings {
+        length_bars: args.bars,
+        channel: ANSWER_CHANNEL,
+        ..Settings::default()
+    };
+    let end_beat =
+        phrase_end.ceil() + settings.silence_beats + 1.0 + f64::from(args.bars) * 4.0 + 1.0;
 
     let mut heard: Vec<(u64, OutEvent)> = Vec::new();
     let mut sample = 0u64;
     let mut next = 0;
     while (sample as f64) < end_beat * spb {
-        let transport = Transport { playing: true, tempo: Some(prompt.bpm), pos_beats: Some(sample as f64 / spb), bar_start_beats: None, beats_per_bar: 4.0, sample_rate: SAMPLE_RATE };
+        let transport = Transport {
+            playing: true,
+            tempo: Some(prompt.bpm),
+            pos_beats: Some(sample as f64 / spb),
+            bar_start_beats: None,
+            beats_per_bar: 4.0,
+            sample_rate: SAMPLE_RATE,
+        };
         let block_start = sample;
         let mut emit = |e: OutEvent| heard.push((block_start, e));
         engine.begin_block(&transport, settings, BLOCK, &mut emit);
         while next < input.len() && input[next].0 < sample + u64::from(BLOCK) {
             let (s, pitch, velocity) = input[next];
-            engine.input_note((s.max(sample) - sample) as u32, 0, pitch, velocity, &mut emit);
+            engine.input_note(
+                (s.max(sample) - sample) as u32,
+                0,
+                pitch,
+                velocity,
+                &mut emit,
+            );
             next += 1;
         }
         engine.end_block(&mut emit);
         sample += u64::from(BLOCK);
         // Eight times real time: the inference thread keeps its lead as in a live session.
-        std::thread::sleep(Duration::from_secs_f64(f64::from(BLOCK) / SAMPLE_RATE / 8.0));
+        std::thread::sleep(Duration::from_secs_f64(
+            f64::from(BLOCK) / SAMPLE_RATE / 8.0,
+        ));
     }
     engine.reset(&mut |e| heard.push((sample, e)));
-    shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    handle.join().map_err(|_| "inference thread panicked".to_string())?;
+    shared
+        .stop
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    handle
+        .join()
+        .map_err(|_| "inference thread panicked".to_string())?;
 
     let (notes, answer) = notes_from_events(&heard, spb);
     if answer == 0 {
         return Err("the model produced no notes".into());
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("creating {}: {e}", args.out.display()))?;
-    let score = Score { notes, bpm: prompt.bpm };
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
+    let score = Score {
+        notes,
+        bpm: prompt.bpm,
+    };
     let mid = args.out.join("continuation.mid");
-    std::fs::write(&mid, write_midi(&score).map_err(|e| e.to_string())?).map_err(|e| format!("writing {}: {e}", mid.display()))?;
+    std::fs::write(&mid, write_midi(&score).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("writing {}: {e}", mid.display()))?;
     let png = args.out.join("continuation.png");
     piano_roll(&score, &png).map_err(|e| format!("writing {}: {e}", png.display()))?;
-    println!("{} prompt notes + {answer} generated notes → {} and {}", prompt.notes.len(), mid.display(), png.display());
+    println!(
+        "{} prompt notes + {answer} generated notes → {} and {}",
+        prompt.notes.len(),
+        mid.display(),
+        png.display()
+    );
     Ok(())
 }
 
@@ -160,13 +270,30 @@ fn notes_from_events(heard: &[(u64, OutEvent)], spb: f64) -> (Vec<Note>, usize) 
     let mut answer = 0;
     for &(block, e) in heard {
         match e {
-            OutEvent::On { timing, channel, pitch, velocity } => open[usize::from(channel == ANSWER_CHANNEL)][pitch as usize] = Some((block + u64::from(timing), velocity)),
-            OutEvent::Off { timing, channel, pitch } => {
+            OutEvent::On {
+                timing,
+                channel,
+                pitch,
+                velocity,
+            } => {
+                open[usize::from(channel == ANSWER_CHANNEL)][pitch as usize] =
+                    Some((block + u64::from(timing), velocity))
+            }
+            OutEvent::Off {
+                timing,
+                channel,
+                pitch,
+            } => {
                 let gen = channel == ANSWER_CHANNEL;
                 if let Some((on, velocity)) = open[usize::from(gen)][pitch as usize].take() {
                     // Generated notes are written with odd velocity so a viewer can tell them apart.
                     let velocity = if gen { velocity | 1 } else { velocity & !1 };
-                    notes.push(Note { pitch, velocity: velocity.max(2), start: on as f64 / spb, end: (block + u64::from(timing)) as f64 / spb });
+                    notes.push(Note {
+                        pitch,
+                        velocity: velocity.max(2),
+                        start: on as f64 / spb,
+                        end: (block + u64::from(timing)) as f64 / spb,
+                    });
                     answer += usize::from(gen);
                 }
             }
@@ -180,10 +307,26 @@ fn notes_from_events(heard: &[(u64, OutEvent)], spb: f64) -> (Vec<Note>, usize) 
 fn piano_roll(score: &Score, path: &std::path::Path) -> std::io::Result<()> {
     const PX_PER_BEAT: f64 = 48.0;
     const ROW: usize = 6;
-    let lo = score.notes.iter().map(|n| n.pitch).min().unwrap_or(48).saturating_sub(2);
-    let hi = score.notes.iter().map(|n| n.pitch).max().unwrap_or(72).saturating_add(2).min(127);
+    let lo = score
+        .notes
+        .iter()
+        .map(|n| n.pitch)
+        .min()
+        .unwrap_or(48)
+        .saturating_sub(2);
+    let hi = score
+        .notes
+        .iter()
+        .map(|n| n.pitch)
+        .max()
+        .unwrap_or(72)
+        .saturating_add(2)
+        .min(127);
     let beats = score.notes.iter().map(|n| n.end).fold(0.0, f64::max).ceil() + 1.0;
-    let (w, h) = ((beats * PX_PER_BEAT) as usize, (usize::from(hi - lo) + 1) * ROW);
+    let (w, h) = (
+        (beats * PX_PER_BEAT) as usize,
+        (usize::from(hi - lo) + 1) * ROW,
+    );
     let mut img = vec![255u8; w * h * 3];
     let mut fill = |x0: usize, x1: usize, y0: usize, y1: usize, c: [u8; 3]| {
         for y in y0..y1.min(h) {
@@ -204,9 +347,16 @@ fn piano_roll(score: &Score, path: &std::path::Path) -> std::io::Result<()> {
         fill(x, x + 1, 0, h, [shade; 3]);
     }
     for n in &score.notes {
-        let color = if n.velocity % 2 == 1 { [230, 120, 20] } else { [40, 90, 200] };
+        let color = if n.velocity % 2 == 1 {
+            [230, 120, 20]
+        } else {
+            [40, 90, 200]
+        };
         let y = usize::from(hi - n.pitch) * ROW;
-        let (x0, x1) = ((n.start * PX_PER_BEAT) as usize, ((n.end * PX_PER_BEAT) as usize).max((n.start * PX_PER_BEAT) as usize + 2));
+        let (x0, x1) = (
+            (n.start * PX_PER_BEAT) as usize,
+            ((n.end * PX_PER_BEAT) as usize).max((n.start * PX_PER_BEAT) as usize + 2),
+        );
         fill(x0, x1, y + 1, y + ROW - 1, color);
     }
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);

@@ -20,13 +20,24 @@ pub fn plugin_library() -> PathBuf {
         if let Some(p) = std::env::var_os("CONTINUO_PLUGIN_LIB") {
             return PathBuf::from(p);
         }
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
         // A separate target dir: the outer `cargo test` holds the default one.
         let target = root.join("target").join("plugin-under-test");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "-p", "continuo", "--lib", "--features", "assert_process_allocs", "--target-dir"])
+            .args([
+                "build",
+                "-p",
+                "continuo",
+                "--lib",
+                "--features",
+                "assert_process_allocs",
+                "--target-dir",
+            ])
             .arg(&target)
             .status()
             .expect("running cargo build for the plugin");
@@ -75,27 +86,60 @@ pub const C_MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
 
 /// Checks the answer is musical and well-formed: notes on the answer channel only after the
 /// phrase's pause, within range and key, and every note-on matched by a note-off.
-pub fn check_answer(heard: &[Heard], answer_channel: u8, earliest_beat: f64, latest_beat: f64, lo: u8, hi: u8) {
-    let answer: Vec<_> = heard.iter().filter(|h| h.channel == answer_channel).collect();
+pub fn check_answer(
+    heard: &[Heard],
+    answer_channel: u8,
+    earliest_beat: f64,
+    latest_beat: f64,
+    lo: u8,
+    hi: u8,
+) {
+    let answer: Vec<_> = heard
+        .iter()
+        .filter(|h| h.channel == answer_channel)
+        .collect();
     let ons: Vec<_> = answer.iter().filter(|h| h.velocity > 0).collect();
     assert!(!ons.is_empty(), "no generated notes; heard {heard:?}");
     for h in &ons {
-        assert!(h.beat() >= earliest_beat - 1e-9, "note before the pause ended: {h:?}");
-        assert!(h.beat() <= latest_beat + 1e-9, "note after the answer's end: {h:?}");
+        assert!(
+            h.beat() >= earliest_beat - 1e-9,
+            "note before the pause ended: {h:?}"
+        );
+        assert!(
+            h.beat() <= latest_beat + 1e-9,
+            "note after the answer's end: {h:?}"
+        );
         assert!((lo..=hi).contains(&h.pitch), "pitch out of range: {h:?}");
-        assert!(C_MAJOR.contains(&(h.pitch % 12)), "pitch out of C major: {h:?}");
+        assert!(
+            C_MAJOR.contains(&(h.pitch % 12)),
+            "pitch out of C major: {h:?}"
+        );
     }
     let mut sounding = [0i32; 128];
     for h in &answer {
         if h.velocity > 0 {
             sounding[h.pitch as usize] += 1;
-            assert!(sounding[h.pitch as usize] <= 1, "pitch struck twice without release: {h:?}");
+            assert!(
+                sounding[h.pitch as usize] <= 1,
+                "pitch struck twice without release: {h:?}"
+            );
         } else {
             sounding[h.pitch as usize] -= 1;
-            assert!(sounding[h.pitch as usize] >= 0, "note-off without note-on: {h:?}");
+            assert!(
+                sounding[h.pitch as usize] >= 0,
+                "note-off without note-on: {h:?}"
+            );
         }
     }
-    assert!(sounding.iter().all(|&s| s == 0), "stuck notes: {:?}", sounding.iter().enumerate().filter(|(_, &s)| s != 0).collect::<Vec<_>>());
+    assert!(
+        sounding.iter().all(|&s| s == 0),
+        "stuck notes: {:?}",
+        sounding
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s != 0)
+            .collect::<Vec<_>>()
+    );
 }
 
 /// nice-plug's parameter id hash (CLAP ids and VST3 ParamIDs alike).

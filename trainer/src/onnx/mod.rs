@@ -20,12 +20,18 @@ pub struct Weights {
 
 fn weights(t: burn::tensor::Tensor<2>) -> Weights {
     let dims = t.dims().to_vec();
-    Weights { dims, values: t.into_data().try_to_vec::<f32>().expect("float weights") }
+    Weights {
+        dims,
+        values: t.into_data().try_to_vec::<f32>().expect("float weights"),
+    }
 }
 
 fn weights1(t: burn::tensor::Tensor<1>) -> Weights {
     let dims = t.dims().to_vec();
-    Weights { dims, values: t.into_data().try_to_vec::<f32>().expect("float weights") }
+    Weights {
+        dims,
+        values: t.into_data().try_to_vec::<f32>().expect("float weights"),
+    }
 }
 
 /// Transposes a `[rows, cols]` matrix.
@@ -37,7 +43,10 @@ fn transposed(w: &Weights) -> Weights {
             values[j * r + i] = w.values[i * c + j];
         }
     }
-    Weights { dims: vec![c, r], values }
+    Weights {
+        dims: vec![c, r],
+        values,
+    }
 }
 
 fn float_init(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
@@ -59,7 +68,13 @@ fn int_init(name: &str, values: &[i64]) -> TensorProto {
     }
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
+fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attribute: Vec<AttributeProto>,
+) -> NodeProto {
     NodeProto {
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: outputs.iter().map(|s| s.to_string()).collect(),
@@ -70,21 +85,35 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<
 }
 
 fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), i, r#type: ATTR_INT, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        i,
+        r#type: ATTR_INT,
+        ..Default::default()
+    }
 }
 
 fn value_info(name: &str, elem_type: i32, dims: &[Result<i64, &str>]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| match d {
-            Ok(v) => Dimension { dim_value: Some(*v), dim_param: None },
-            Err(p) => Dimension { dim_value: None, dim_param: Some(p.to_string()) },
+            Ok(v) => Dimension {
+                dim_value: Some(*v),
+                dim_param: None,
+            },
+            Err(p) => Dimension {
+                dim_value: None,
+                dim_param: Some(p.to_string()),
+            },
         })
         .collect();
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto { elem_type, shape: Some(TensorShapeProto { dim }) }),
+            tensor_type: Some(TensorTypeProto {
+                elem_type,
+                shape: Some(TensorShapeProto { dim }),
+            }),
         }),
     }
 }
@@ -99,7 +128,13 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
 
     let emb = weights(net.embedding.weight.val());
     init.push(float_init("embedding", &emb.dims, &emb.values));
-    nodes.push(node("Gather", "embed", &["embedding", INPUT_TOKENS], &["x0"], vec![int_attr("axis", 0)]));
+    nodes.push(node(
+        "Gather",
+        "embed",
+        &["embedding", INPUT_TOKENS],
+        &["x0"],
+        vec![int_attr("axis", 0)],
+    ));
 
     let mut layer_states = Vec::new();
     for (l, layer) in net.layers.iter().enumerate() {
@@ -117,11 +152,21 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
         init.push(int_init(&format!("end{l}"), &[l as i64 + 1]));
 
         let h0 = format!("h0_{l}");
-        let (x_in, y, yh, x_out) = (format!("x{l}"), format!("y{l}"), format!("hn{l}"), format!("x{}", l + 1));
+        let (x_in, y, yh, x_out) = (
+            format!("x{l}"),
+            format!("y{l}"),
+            format!("hn{l}"),
+            format!("x{}", l + 1),
+        );
         nodes.push(node(
             "Slice",
             &format!("state{l}"),
-            &[INPUT_STATE, &format!("start{l}"), &format!("end{l}"), "axis0"],
+            &[
+                INPUT_STATE,
+                &format!("start{l}"),
+                &format!("end{l}"),
+                "axis0",
+            ],
             &[&h0],
             vec![],
         ));
@@ -130,24 +175,51 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
             &format!("gru{l}"),
             &[&x_in, &wn, &rn, &bn, "", &h0],
             &[&y, &yh],
-            vec![int_attr("hidden_size", h as i64), int_attr("linear_before_reset", 1)],
+            vec![
+                int_attr("hidden_size", h as i64),
+                int_attr("linear_before_reset", 1),
+            ],
         ));
         // Y is [seq, num_directions = 1, batch, hidden].
-        nodes.push(node("Squeeze", &format!("squeeze{l}"), &[&y, "axis1"], &[&x_out], vec![]));
+        nodes.push(node(
+            "Squeeze",
+            &format!("squeeze{l}"),
+            &[&y, "axis1"],
+            &[&x_out],
+            vec![],
+        ));
         layer_states.push(yh);
     }
     init.push(int_init("axis0", &[0]));
     init.push(int_init("axis1", &[1]));
     let states: Vec<&str> = layer_states.iter().map(String::as_str).collect();
-    nodes.push(node("Concat", "state_out", &states, &[OUTPUT_STATE], vec![int_attr("axis", 0)]));
+    nodes.push(node(
+        "Concat",
+        "state_out",
+        &states,
+        &[OUTPUT_STATE],
+        vec![int_attr("axis", 0)],
+    ));
 
     let out_w = weights(net.output.weight.val());
     let out_b = weights1(net.output.bias.as_ref().expect("bias").val());
     init.push(float_init("out_w", &out_w.dims, &out_w.values));
     init.push(float_init("out_b", &out_b.dims, &out_b.values));
     let last = format!("x{layers}");
-    nodes.push(node("MatMul", "project", &[&last, "out_w"], &["projected"], vec![]));
-    nodes.push(node("Add", "bias", &["projected", "out_b"], &[OUTPUT_LOGITS], vec![]));
+    nodes.push(node(
+        "MatMul",
+        "project",
+        &[&last, "out_w"],
+        &["projected"],
+        vec![],
+    ));
+    nodes.push(node(
+        "Add",
+        "bias",
+        &["projected", "out_b"],
+        &[OUTPUT_LOGITS],
+        vec![],
+    ));
 
     let (l, hd, v) = (layers as i64, h as i64, vocab as i64);
     let graph = GraphProto {
@@ -169,8 +241,14 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: format!("Continuo GRU model {:?}", meta.name),
         graph: Some(graph),
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
-        metadata_props: vec![StringStringEntryProto { key: "continuo".into(), value: meta.to_json() }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        metadata_props: vec![StringStringEntryProto {
+            key: "continuo".into(),
+            value: meta.to_json(),
+        }],
     }
     .encode_to_vec()
 }
