@@ -77,30 +77,27 @@ impl Continuo {
 /// The parameters the inference thread needs; it polls this itself (parameters are atomics),
 /// so the audio thread never copies them.
 fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
-    {
-        let path = p.model_path.lock().clone();
-        let (lo, hi) = (
-            p.lowest.value().clamp(0, 127) as u8,
-            p.highest.value().clamp(0, 127) as u8,
-        );
-        let scale: Scale = p.scale.value().into();
-        let settings = WorkerSettings {
-            source: if path.trim().is_empty() {
-                ModelSource::Embedded
-            } else {
-                ModelSource::Path(path.into())
-            },
-            provider: p.device.value().into(),
-            temperature: p.temperature.value(),
-            constraints: Constraints {
-                pitch_lo: lo.min(hi),
-                pitch_hi: hi.max(lo),
-                pitch_classes: scale.pitch_classes(p.key.value() as u8),
-                ..Constraints::default()
-            },
-            seed: p.seed.value().max(0) as u64,
-        };
-        settings
+    let path = p.model_path.lock().clone();
+    let (lo, hi) = (
+        p.lowest.value().clamp(0, 127) as u8,
+        p.highest.value().clamp(0, 127) as u8,
+    );
+    let scale: Scale = p.scale.value().into();
+    WorkerSettings {
+        source: if path.trim().is_empty() {
+            ModelSource::Embedded
+        } else {
+            ModelSource::Path(path.into())
+        },
+        provider: p.device.value().into(),
+        temperature: p.temperature.value(),
+        constraints: Constraints {
+            pitch_lo: lo.min(hi),
+            pitch_hi: hi.max(lo),
+            pitch_classes: scale.pitch_classes(p.key.value() as u8),
+            ..Constraints::default()
+        },
+        seed: p.seed.value().max(0) as u64,
     }
 }
 

@@ -18,15 +18,7 @@ pub struct Weights {
     pub values: Vec<f32>,
 }
 
-fn weights(t: burn::tensor::Tensor<2>) -> Weights {
-    let dims = t.dims().to_vec();
-    Weights {
-        dims,
-        values: t.into_data().try_to_vec::<f32>().expect("float weights"),
-    }
-}
-
-fn weights1(t: burn::tensor::Tensor<1>) -> Weights {
+fn weights<const D: usize>(t: burn::tensor::Tensor<D>) -> Weights {
     let dims = t.dims().to_vec();
     Weights {
         dims,
@@ -141,8 +133,8 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
         // burn's Linear holds [in, out]; ONNX wants W [1, 3h, in] and R [1, 3h, h].
         let w = transposed(&weights(layer.input.weight.val()));
         let r = transposed(&weights(layer.recurrent.weight.val()));
-        let wb = weights1(layer.input.bias.as_ref().expect("bias").val());
-        let rb = weights1(layer.recurrent.bias.as_ref().expect("bias").val());
+        let wb = weights(layer.input.bias.as_ref().expect("bias").val());
+        let rb = weights(layer.recurrent.bias.as_ref().expect("bias").val());
         let b: Vec<f32> = wb.values.iter().chain(&rb.values).copied().collect();
         let (wn, rn, bn) = (format!("W{l}"), format!("R{l}"), format!("B{l}"));
         init.push(float_init(&wn, &[1, w.dims[0], w.dims[1]], &w.values));
@@ -202,7 +194,7 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
     ));
 
     let out_w = weights(net.output.weight.val());
-    let out_b = weights1(net.output.bias.as_ref().expect("bias").val());
+    let out_b = weights(net.output.bias.as_ref().expect("bias").val());
     init.push(float_init("out_w", &out_w.dims, &out_w.values));
     init.push(float_init("out_b", &out_b.dims, &out_b.values));
     let last = format!("x{layers}");
