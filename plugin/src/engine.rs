@@ -120,6 +120,9 @@ pub struct Engine {
     pending: VecDeque<Pending>,
     /// Channel each generated pitch sounds on, if it does.
     sounding: [Option<u8>; 128],
+    /// Generated notes still sounding when the host reset or deactivated the plugin. No
+    /// events can be sent then, so their note-offs go out first thing in the next block.
+    owed_offs: [Option<u8>; 128],
 }
 
 impl Engine {
@@ -147,6 +150,7 @@ impl Engine {
             answering: false,
             pending: VecDeque::with_capacity(PENDING_CAPACITY),
             sounding: [None; 128],
+            owed_offs: [None; 128],
         }
     }
 
@@ -168,6 +172,15 @@ impl Engine {
         len: u32,
         emit: &mut impl FnMut(OutEvent),
     ) {
+        for (pitch, owed) in self.owed_offs.iter_mut().enumerate() {
+            if let Some(channel) = owed.take() {
+                emit(OutEvent::Off {
+                    timing: 0,
+                    channel,
+                    pitch: pitch as u8,
+                });
+            }
+        }
         let tempo = t.tempo.unwrap_or(120.0);
         let host_beat = t.pos_beats.filter(|_| t.playing);
         let start = host_beat.unwrap_or(self.free_beat);
@@ -377,9 +390,17 @@ impl Engine {
         self.expected_beat = Some(end);
     }
 
-    /// Ends all generated notes and forgets the phrase (deactivation, bypass, reset).
-    pub fn reset(&mut self, emit: &mut impl FnMut(OutEvent)) {
-        self.stop_answer(0, emit);
+    /// Ends the answer and forgets the phrase where no events can be sent (host reset,
+    /// deactivation): the note-offs of generated notes still sounding are owed to the next
+    /// block.
+    pub fn reset(&mut self) {
+        let mut owed = self.owed_offs;
+        self.stop_answer(0, &mut |e| {
+            if let OutEvent::Off { channel, pitch, .. } = e {
+                owed[usize::from(pitch)] = Some(channel);
+            }
+        });
+        self.owed_offs = owed;
         self.held = [0; 128];
         self.held_total = 0;
         self.phrase_end = None;
@@ -388,9 +409,13 @@ impl Engine {
         self.send(ToWorker::Reset);
     }
 
-    /// Whether any generated note sounds now.
+    /// How many generated notes sound now (including those whose note-off is owed).
     pub fn sounding_count(&self) -> usize {
-        self.sounding.iter().filter(|s| s.is_some()).count()
+        self.sounding
+            .iter()
+            .chain(&self.owed_offs)
+            .filter(|s| s.is_some())
+            .count()
     }
 }
 
@@ -559,6 +584,43 @@ mod tests {
             .iter()
             .all(|e| matches!(e, OutEvent::Off { timing: 0, .. })));
         assert_eq!(r.engine.sounding_count(), 0);
+    }
+
+    #[test]
+    fn notes_sounding_at_a_reset_end_first_thing_in_the_next_block() {
+        let mut r = rig();
+        block(&mut r, 0.0, |e, out| {
+            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
+            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
+        });
+        for i in 1..8 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+        }
+        r.worker_tx
+            .send(FromWorker::Note {
+                id: 1,
+                beat: 2.0,
+                pitch: 64,
+                velocity: 90,
+            })
+            .unwrap();
+        block(&mut r, 2.0, |_, _| {});
+        assert_eq!(r.engine.sounding_count(), 1);
+        // The host deactivates (no event context), then processes again, from anywhere.
+        r.engine.reset();
+        assert!(r.worker_rx.try_iter().any(|m| m == ToWorker::Cancel));
+        assert_eq!(r.engine.sounding_count(), 1, "owed, not forgotten");
+        let out = block(&mut r, 40.0, |_, _| {});
+        assert_eq!(
+            out,
+            vec![OutEvent::Off {
+                timing: 0,
+                channel: 0,
+                pitch: 64
+            }]
+        );
+        assert_eq!(r.engine.sounding_count(), 0);
+        assert!(block(&mut r, 40.25, |_, _| {}).is_empty(), "owed once");
     }
 
     #[test]

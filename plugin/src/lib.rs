@@ -38,8 +38,11 @@ impl Default for Continuo {
         let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
         let shared = Arc::new(Shared::default());
         let stats = Arc::new(EngineStats::default());
+        let status_source = shared.clone();
         Self {
-            params: Arc::new(ContinuoParams::default()),
+            params: Arc::new(ContinuoParams::new(Arc::new(move || {
+                status_source.status.lock().problem()
+            }))),
             engine: Engine::new(to_worker, from_worker, stats.clone()),
             pending_worker: Some(Worker::new(
                 worker_rx,
@@ -166,9 +169,8 @@ impl Plugin for Continuo {
     }
 
     fn reset(&mut self) {
-        // Notes ended here cannot be sent (no context); the next block starts clean and the
-        // host resets its own note state together with ours.
-        self.engine.reset(&mut |_| {});
+        // No event context here: the engine sends the owed note-offs with the next block.
+        self.engine.reset();
     }
 
     fn process(
@@ -231,7 +233,7 @@ impl Plugin for Continuo {
     }
 
     fn deactivate(&mut self) {
-        self.engine.reset(&mut |_| {});
+        self.engine.reset();
     }
 }
 

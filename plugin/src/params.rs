@@ -144,14 +144,28 @@ fn note_name(n: i32) -> String {
     )
 }
 
-impl Default for ContinuoParams {
-    fn default() -> Self {
+/// Says why no answer comes (no model, still loading); `None` when a model runs.
+pub type ModelProblem = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+impl ContinuoParams {
+    /// `model_problem` feeds the "Answer" parameter's text: without an editor, the host's
+    /// generic parameter list is where a player sees why nothing answers.
+    pub fn new(model_problem: ModelProblem) -> Self {
         Self {
             model_path: Arc::new(parking_lot::Mutex::new(
                 std::env::var("CONTINUO_MODEL").unwrap_or_default(),
             )),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
-            enabled: BoolParam::new("Answer", true),
+            enabled: BoolParam::new("Answer", true)
+                .with_value_to_string(Arc::new(move |on| match (on, model_problem()) {
+                    (false, _) => "Off".into(),
+                    (true, None) => "On".into(),
+                    (true, Some(why)) => format!("On — {why}"),
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    let s = s.trim().to_ascii_lowercase();
+                    Some(s.starts_with("on") || s == "true" || s == "1")
+                })),
             temperature: FloatParam::new(
                 "Temperature",
                 0.9,
@@ -195,5 +209,27 @@ impl Default for ContinuoParams {
                 )),
             device: EnumParam::new("Inference device", Device::Cpu),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_parameter_says_why_nothing_answers() {
+        let text = |problem: Option<&'static str>, on: f32| {
+            let p = ContinuoParams::new(Arc::new(move || problem.map(String::from)));
+            p.enabled.normalized_value_to_string(on, true)
+        };
+        assert_eq!(text(None, 1.0), "On");
+        assert_eq!(text(Some("no model: gone"), 0.0), "Off");
+        assert_eq!(text(Some("no model: gone"), 1.0), "On — no model: gone");
+
+        // Hosts may send the shown text back; it must still parse as on.
+        let p = ContinuoParams::new(Arc::new(|| Some("loading model".into())));
+        let shown = p.enabled.normalized_value_to_string(1.0, true);
+        assert_eq!(p.enabled.string_to_normalized_value(&shown), Some(1.0));
+        assert_eq!(p.enabled.string_to_normalized_value("Off"), Some(0.0));
     }
 }

@@ -58,6 +58,17 @@ pub struct Status {
     pub answers: u64,
 }
 
+impl Status {
+    /// Why the plugin cannot answer right now, for the host's parameter display.
+    pub fn problem(&self) -> Option<String> {
+        match (&self.model, &self.message) {
+            (Some(_), _) => None,
+            (None, Some(why)) => Some(why.clone()),
+            (None, None) => Some("loading model".into()),
+        }
+    }
+}
+
 /// State shared between the plugin (non-audio threads) and the inference thread.
 #[derive(Default)]
 pub struct Shared {

@@ -230,7 +230,7 @@ fn run() -> Result<(), String> {
             f64::from(BLOCK) / SAMPLE_RATE / 8.0,
         ));
     }
-    engine.reset(&mut |e| heard.push((sample, e)));
+    engine.stop_answer(0, &mut |e| heard.push((sample, e)));
     shared
         .stop
         .store(true, std::sync::atomic::Ordering::Relaxed);
