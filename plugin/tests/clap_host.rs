@@ -59,7 +59,22 @@ impl Session {
         }
     }
 
-    /// One block; `notes` are (offset, pitch, velocity) played in it.
+    fn finish(mut self) -> Vec<Heard> {
+        let p = self.processor.take().unwrap().stop_processing();
+        self.instance.deactivate(p);
+        std::mem::take(&mut self.heard)
+    }
+}
+
+impl HostSession for Session {
+    /// (CLAP parameter id, plain value: for nice-plug's int and enum parameters, the index
+    /// from the range's start).
+    type Param = (u32, f64);
+
+    fn sample(&self) -> u64 {
+        self.sample
+    }
+
     fn block(&mut self, playing: bool, params: &[(u32, f64)], notes: &[(u32, u8, u8)]) {
         let beat = self.sample as f64 / SAMPLES_PER_BEAT;
         let mut flags = TransportFlags::HAS_TEMPO
@@ -141,32 +156,6 @@ impl Session {
         }
         self.sample += u64::from(BLOCK);
     }
-
-    /// Plays `events` (beat, pitch, velocity) over blocks until `until_beat`, at up to 8×
-    /// real time so the inference thread gets the head start it would have in a DAW.
-    fn play(&mut self, events: &[(f64, u8, u8)], until_beat: f64, params: &[(u32, f64)]) {
-        let mut first = true;
-        while (self.sample as f64) < until_beat * SAMPLES_PER_BEAT {
-            let start = self.sample;
-            let in_block: Vec<(u32, u8, u8)> = events
-                .iter()
-                .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
-                .filter(|&(s, _, _)| s >= start && s < start + u64::from(BLOCK))
-                .map(|(s, p, v)| ((s - start) as u32, p, v))
-                .collect();
-            self.block(true, if first { params } else { &[] }, &in_block);
-            first = false;
-            std::thread::sleep(std::time::Duration::from_micros(
-                (f64::from(BLOCK) / SAMPLE_RATE * 1e6 / 8.0) as u64,
-            ));
-        }
-    }
-
-    fn finish(mut self) -> Vec<Heard> {
-        let p = self.processor.take().unwrap().stop_processing();
-        self.instance.deactivate(p);
-        std::mem::take(&mut self.heard)
-    }
 }
 
 /// Key lock C major, range C3–C6, 1-bar answers on channel 2.
@@ -187,7 +176,7 @@ fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
     // Let the inference thread load the model, as a DAW session would before you play.
     std::thread::sleep(std::time::Duration::from_millis(500));
     // Phrase in beats 0–3.95, pause of 1 beat reached at 4.95 → answer from beat 5 for a bar.
-    s.play(&phrase(), 10.0, &musical_params());
+    play(&mut s, &phrase(), 10.0, &musical_params());
     let heard = s.heard.clone();
     let played: Vec<_> = heard.iter().filter(|h| h.channel == 0).collect();
     assert_eq!(
@@ -198,11 +187,7 @@ fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
     check_answer(&heard, 1, 5.0, 9.0, 48, 84);
 
     // Second phrase, stopped mid-answer: every sounding generated note ends at the stop.
-    let second: Vec<_> = phrase()
-        .into_iter()
-        .map(|(b, p, v)| (b + 10.0, p, v))
-        .collect();
-    s.play(&second, 16.5, &[]);
+    play(&mut s, &phrase_at(10.0), 16.5, &[]);
     let before_stop = s.heard.len();
     s.block(false, &[], &[]);
     for _ in 0..200 {

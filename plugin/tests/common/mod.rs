@@ -142,6 +142,82 @@ pub fn check_answer(
     );
 }
 
+/// What both host tests drive: one block at a time, with the transport running or stopped.
+pub trait HostSession {
+    /// A parameter change in the format's own terms (CLAP: id and plain index, VST3: id and
+    /// plain value, normalized by the plugin).
+    type Param: Copy;
+    /// The sample position of the next block.
+    fn sample(&self) -> u64;
+    /// One block of `BLOCK` samples; `notes` are (offset, pitch, velocity; 0 = release).
+    fn block(&mut self, playing: bool, params: &[Self::Param], notes: &[(u32, u8, u8)]);
+}
+
+/// Plays `events` (beat, pitch, velocity) over blocks until `until_beat`, at up to 8× real
+/// time so the inference thread gets the head start it would have in a DAW. `params` go with
+/// the first block.
+pub fn play<S: HostSession>(
+    s: &mut S,
+    events: &[(f64, u8, u8)],
+    until_beat: f64,
+    params: &[S::Param],
+) {
+    let mut first = true;
+    while (s.sample() as f64) < until_beat * SAMPLES_PER_BEAT {
+        let start = s.sample();
+        let in_block: Vec<(u32, u8, u8)> = events
+            .iter()
+            .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
+            .filter(|&(t, _, _)| t >= start && t < start + u64::from(BLOCK))
+            .map(|(t, p, v)| ((t - start) as u32, p, v))
+            .collect();
+        s.block(true, if first { params } else { &[] }, &in_block);
+        first = false;
+        std::thread::sleep(std::time::Duration::from_micros(
+            (f64::from(BLOCK) / SAMPLE_RATE * 1e6 / 8.0) as u64,
+        ));
+    }
+}
+
+/// Generated notes sounding after `heard` on `channel`.
+pub fn sounding(heard: &[Heard], channel: u8) -> usize {
+    let mut on = [false; 128];
+    for h in heard.iter().filter(|h| h.channel == channel) {
+        on[usize::from(h.pitch)] = h.velocity > 0;
+    }
+    on.iter().filter(|&&b| b).count()
+}
+
+/// Runs blocks with the transport playing until a generated note sounds on `channel`, so a
+/// test can interrupt the answer mid-note. Panics if none does before `limit_beat`.
+pub fn play_until_sounding<S: HostSession>(
+    s: &mut S,
+    heard: impl Fn(&S) -> &[Heard],
+    channel: u8,
+    limit_beat: f64,
+) {
+    while sounding(heard(s), channel) == 0 {
+        assert!(
+            (s.sample() as f64) < limit_beat * SAMPLES_PER_BEAT,
+            "no generated note sounded before beat {limit_beat}"
+        );
+        play(
+            s,
+            &[],
+            (s.sample() + u64::from(BLOCK)) as f64 / SAMPLES_PER_BEAT,
+            &[],
+        );
+    }
+}
+
+/// The same phrase `beats` later.
+pub fn phrase_at(beats: f64) -> Vec<(f64, u8, u8)> {
+    phrase()
+        .into_iter()
+        .map(|(b, p, v)| (b + beats, p, v))
+        .collect()
+}
+
 /// nice-plug's parameter id hash (CLAP ids and VST3 ParamIDs alike).
 pub fn param_id(id: &str) -> u32 {
     let mut hash: u32 = 0;
