@@ -389,6 +389,17 @@ impl Session {
         String::from_utf16_lossy(&text[..len])
     }
 
+    /// Loads a project chunk into the running instance, as a host does when the user picks
+    /// a preset or undoes a change.
+    fn load(&self, chunk: &[u8]) {
+        let stream = MemoryStream::new(chunk.to_vec());
+        let stream = stream.as_com_ref::<IBStream>().unwrap();
+        assert_eq!(
+            unsafe { self.component.setState(stream.as_ptr()) },
+            kResultOk
+        );
+    }
+
     /// What hosts do to suspend a plugin (e.g. when the track is disabled) and resume it.
     fn suspend_and_resume(&self) {
         unsafe {
@@ -609,6 +620,49 @@ fn bypass_and_suspension_mid_answer_leave_no_stuck_notes() {
     check_answer(&heard, 1, 5.0, next + 9.0, 48, 84);
 }
 
+/// The project chunk of `s` with its model path replaced by one that does not exist.
+fn with_missing_model(chunk: &[u8]) -> Vec<u8> {
+    let mut state: serde_json::Value = serde_json::from_slice(chunk).expect("state is JSON");
+    let missing = std::env::temp_dir().join("continuo-no-such-model/model.onnx");
+    // Persisted fields are JSON inside the JSON state.
+    state["fields"]["model-path"] =
+        serde_json::Value::String(serde_json::to_string(missing.to_str().unwrap()).unwrap());
+    serde_json::to_vec(&state).unwrap()
+}
+
+#[test]
+fn swapping_the_model_mid_answer_ends_its_notes() {
+    let mut s = Session::start(None);
+    settle();
+    // 4-bar answers, so the answer is still going when the model changes.
+    let mut params = MUSICAL.to_vec();
+    params.push(("length", 4.0));
+    play(&mut s, &phrase(), 5.0, &params);
+    play_until_sounding(&mut s, |s| &s.heard, 1, 9.0);
+    s.load(&with_missing_model(&s.save()));
+    // nice-plug applies a state loaded during processing at the end of the next block; the
+    // inference thread then sees the new path within its 50 ms poll and swaps the model.
+    s.block(true, &[], &[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let swapped = s.heard.len();
+    s.block(true, &[], &[]);
+    assert_eq!(
+        sounding(&s.heard, 1),
+        0,
+        "the swap ended the answer's notes"
+    );
+    let end = s.sample() as f64 / SAMPLES_PER_BEAT + 8.0;
+    play(&mut s, &[], end, &[]);
+    assert!(
+        s.heard[swapped..].iter().all(|h| h.velocity == 0),
+        "the old model's answer does not go on: {:?}",
+        &s.heard[swapped..]
+    );
+    assert!(s.display("enabled").contains("no model"));
+    let heard = s.finish();
+    check_answer(&heard, 1, 5.0, 21.0, 48, 84);
+}
+
 #[test]
 fn project_state_restores_parameters_and_model_choice() {
     let mut s = Session::start(None);
@@ -638,12 +692,9 @@ fn project_state_restores_parameters_and_model_choice() {
 #[test]
 fn a_missing_model_from_the_project_passes_notes_through() {
     // A project saved with a model file that is no longer there.
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&Session::start(None).save()).unwrap();
-    let missing = std::env::temp_dir().join("continuo-no-such-model/model.onnx");
-    state["fields"]["model-path"] =
-        serde_json::Value::String(serde_json::to_string(missing.to_str().unwrap()).unwrap());
-    let chunk = serde_json::to_vec(&state).unwrap();
+    let first = Session::start(None);
+    let chunk = with_missing_model(&first.save());
+    first.finish();
 
     let mut s = Session::start(Some(&chunk));
     settle();
