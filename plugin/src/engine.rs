@@ -468,6 +468,32 @@ mod tests {
         extra
     }
 
+    /// A note played at beat 0 and the blocks until beat 2, where its answer starts.
+    fn answering_rig() -> Rig {
+        let mut r = rig();
+        block(&mut r, 0.0, |e, out| {
+            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
+            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
+        });
+        for i in 1..8 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+        }
+        assert!(r.engine.is_answering());
+        r
+    }
+
+    /// The inference thread's note for answer `id`.
+    fn generated(r: &Rig, id: u32, beat: f64, pitch: u8) {
+        r.worker_tx
+            .send(FromWorker::Note {
+                id,
+                beat,
+                pitch,
+                velocity: 90,
+            })
+            .unwrap();
+    }
+
     #[test]
     fn phrase_then_silence_asks_for_an_answer_on_the_next_beat() {
         let mut r = rig();
@@ -518,39 +544,11 @@ mod tests {
 
     #[test]
     fn generated_notes_play_at_sample_offsets_and_stop_ends_them() {
-        let mut r = rig();
-        block(&mut r, 0.0, |e, out| {
-            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
-            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
-        });
-        for i in 1..8 {
-            block(&mut r, i as f64 * 0.25, |_, _| {});
-        }
+        let mut r = answering_rig();
         assert!(r.engine.is_answering());
-        r.worker_tx
-            .send(FromWorker::Note {
-                id: 1,
-                beat: 2.0,
-                pitch: 64,
-                velocity: 90,
-            })
-            .unwrap();
-        r.worker_tx
-            .send(FromWorker::Note {
-                id: 1,
-                beat: 2.1,
-                pitch: 67,
-                velocity: 90,
-            })
-            .unwrap();
-        r.worker_tx
-            .send(FromWorker::Note {
-                id: 0,
-                beat: 2.1,
-                pitch: 30,
-                velocity: 90,
-            })
-            .unwrap(); // stale
+        generated(&r, 1, 2.0, 64);
+        generated(&r, 1, 2.1, 67);
+        generated(&r, 0, 2.1, 30); // stale: an earlier answer's
         let out = block(&mut r, 2.0, |_, _| {});
         assert_eq!(
             out,
@@ -588,22 +586,8 @@ mod tests {
 
     #[test]
     fn notes_sounding_at_a_reset_end_first_thing_in_the_next_block() {
-        let mut r = rig();
-        block(&mut r, 0.0, |e, out| {
-            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
-            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
-        });
-        for i in 1..8 {
-            block(&mut r, i as f64 * 0.25, |_, _| {});
-        }
-        r.worker_tx
-            .send(FromWorker::Note {
-                id: 1,
-                beat: 2.0,
-                pitch: 64,
-                velocity: 90,
-            })
-            .unwrap();
+        let mut r = answering_rig();
+        generated(&r, 1, 2.0, 64);
         block(&mut r, 2.0, |_, _| {});
         assert_eq!(r.engine.sounding_count(), 1);
         // The host deactivates (no event context), then processes again, from anywhere.
@@ -625,22 +609,8 @@ mod tests {
 
     #[test]
     fn playing_again_interrupts_the_answer() {
-        let mut r = rig();
-        block(&mut r, 0.0, |e, out| {
-            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
-            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
-        });
-        for i in 1..8 {
-            block(&mut r, i as f64 * 0.25, |_, _| {});
-        }
-        r.worker_tx
-            .send(FromWorker::Note {
-                id: 1,
-                beat: 2.0,
-                pitch: 64,
-                velocity: 90,
-            })
-            .unwrap();
+        let mut r = answering_rig();
+        generated(&r, 1, 2.0, 64);
         block(&mut r, 2.0, |_, _| {});
         let out = block(&mut r, 2.25, |e, out| {
             e.input_note(100, 0, 72, 80, &mut |ev| out.push(ev))

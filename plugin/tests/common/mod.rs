@@ -149,6 +149,8 @@ pub trait HostSession {
     type Param: Copy;
     /// The sample position of the next block.
     fn sample(&self) -> u64;
+    /// Every note that has left the plugin so far.
+    fn heard(&self) -> &[Heard];
     /// One block of `BLOCK` samples; `notes` are (offset, pitch, velocity; 0 = release).
     fn block(&mut self, playing: bool, params: &[Self::Param], notes: &[(u32, u8, u8)]);
 }
@@ -190,13 +192,8 @@ pub fn sounding(heard: &[Heard], channel: u8) -> usize {
 
 /// Runs blocks with the transport playing until a generated note sounds on `channel`, so a
 /// test can interrupt the answer mid-note. Panics if none does before `limit_beat`.
-pub fn play_until_sounding<S: HostSession>(
-    s: &mut S,
-    heard: impl Fn(&S) -> &[Heard],
-    channel: u8,
-    limit_beat: f64,
-) {
-    while sounding(heard(s), channel) == 0 {
+pub fn play_until_sounding<S: HostSession>(s: &mut S, channel: u8, limit_beat: f64) {
+    while sounding(s.heard(), channel) == 0 {
         assert!(
             (s.sample() as f64) < limit_beat * SAMPLES_PER_BEAT,
             "no generated note sounded before beat {limit_beat}"
@@ -208,6 +205,39 @@ pub fn play_until_sounding<S: HostSession>(
             &[],
         );
     }
+}
+
+/// The scenario both host tests play, with `params` setting key lock C major, range C3–C6
+/// and 1-bar answers on channel 2: a phrase and its answer, then a second phrase stopped
+/// mid-answer.
+pub fn answer_then_stop<S: HostSession>(s: &mut S, params: &[S::Param]) {
+    // Phrase in beats 0–3.95, pause of 1 beat reached at 4.95 → answer from beat 5 for a bar.
+    play(s, &phrase(), 10.0, params);
+    let played = s.heard().iter().filter(|h| h.channel == 0).count();
+    assert_eq!(played, phrase().len(), "the played phrase passes through");
+    check_answer(s.heard(), 1, 5.0, 9.0, 48, 84);
+
+    // Every sounding generated note ends at the stop, and no new one starts.
+    play(s, &phrase_at(10.0), 16.5, &[]);
+    let before_stop = s.heard().len();
+    for _ in 0..200 {
+        s.block(false, &[], &[]);
+    }
+    let after: Vec<_> = s.heard()[before_stop..]
+        .iter()
+        .filter(|h| h.channel == 1)
+        .collect();
+    assert!(
+        after.iter().all(|h| h.velocity == 0),
+        "no new notes after stop: {after:?}"
+    );
+    let second: Vec<_> = s
+        .heard()
+        .iter()
+        .copied()
+        .filter(|h| h.beat() >= 10.0)
+        .collect();
+    check_answer(&second, 1, 15.0, 19.0, 48, 84);
 }
 
 /// The same phrase `beats` later.
