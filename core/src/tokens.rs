@@ -74,6 +74,44 @@ pub enum NoteEvent {
     Off { pitch: u8, step: u64 },
 }
 
+/// Pairs each note-on with its note-off into a [`Note`]. Event times are integer ticks of the
+/// caller's choosing (grid steps, samples); `to_beat` maps them to beats.
+#[derive(Debug, Clone)]
+pub struct NoteCollector {
+    open: [Option<(u64, u8)>; 128],
+}
+
+impl Default for NoteCollector {
+    fn default() -> Self {
+        Self { open: [None; 128] }
+    }
+}
+
+impl NoteCollector {
+    /// The note `event` ends, if it ends one.
+    pub fn push(&mut self, event: NoteEvent, to_beat: impl Fn(u64) -> f64) -> Option<Note> {
+        match event {
+            NoteEvent::On {
+                pitch,
+                velocity,
+                step,
+            } => {
+                self.open[usize::from(pitch & 127)] = Some((step, velocity));
+                None
+            }
+            NoteEvent::Off { pitch, step } => {
+                let (start, velocity) = self.open[usize::from(pitch & 127)].take()?;
+                Some(Note {
+                    pitch,
+                    velocity,
+                    start: to_beat(start),
+                    end: to_beat(step),
+                })
+            }
+        }
+    }
+}
+
 /// Incremental token → note-event decoder. Fixed size, never allocates.
 #[derive(Debug, Clone)]
 pub struct Decoder {
@@ -180,30 +218,13 @@ impl Decoder {
 /// Notes still sounding at the end are closed there.
 pub fn decode(tokens: &[Token], vocab: &Vocab, origin: f64) -> Vec<Note> {
     let mut decoder = Decoder::new(*vocab);
-    let mut open: [Option<(u64, u8)>; 128] = [None; 128];
+    let mut collector = NoteCollector::default();
     let mut notes = Vec::new();
     let beat = |step: u64| origin + step as f64 * vocab.step_beats();
-    let mut handle = |ev: NoteEvent, notes: &mut Vec<Note>| match ev {
-        NoteEvent::On {
-            pitch,
-            velocity,
-            step,
-        } => open[pitch as usize] = Some((step, velocity)),
-        NoteEvent::Off { pitch, step } => {
-            if let Some((start, velocity)) = open[pitch as usize].take() {
-                notes.push(Note {
-                    pitch,
-                    velocity,
-                    start: beat(start),
-                    end: beat(step),
-                });
-            }
-        }
-    };
     for &t in tokens {
-        decoder.feed(t, |ev| handle(ev, &mut notes));
+        decoder.feed(t, |ev| notes.extend(collector.push(ev, beat)));
     }
-    decoder.release_all(|ev| handle(ev, &mut notes));
+    decoder.release_all(|ev| notes.extend(collector.push(ev, beat)));
     sort_notes(&mut notes);
     notes
 }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use continuo_core::midi::{sort_notes, Note, Score};
 use continuo_core::runtime::{Generator, RuntimeError};
 use continuo_core::sampling::Constraints;
-use continuo_core::tokens::{encode, NoteEvent};
+use continuo_core::tokens::{encode, NoteCollector, NoteEvent};
 use continuo_core::vocab::Token;
 
 /// Continues `prompt` for `beats` beats. Returns the prompt followed by the continuation.
@@ -42,25 +42,10 @@ pub fn continue_score(
     generator.prime(&context)?;
 
     let target_steps = (beats / step).ceil() as u64;
-    let mut open: [Option<(u64, u8)>; 128] = [None; 128];
+    let mut collector = NoteCollector::default();
     let mut notes: Vec<Note> = prompt.notes.clone();
-    let mut record = |ev: NoteEvent, notes: &mut Vec<Note>| match ev {
-        NoteEvent::On {
-            pitch,
-            velocity,
-            step: s,
-        } => open[pitch as usize] = Some((s, velocity)),
-        NoteEvent::Off { pitch, step: s } => {
-            if let Some((on, velocity)) = open[pitch as usize].take() {
-                notes.push(Note {
-                    pitch,
-                    velocity,
-                    start: start + on as f64 * step,
-                    end: start + s as f64 * step,
-                });
-            }
-        }
-    };
+    let beat = |s: u64| start + s as f64 * step;
+    let mut record = |ev: NoteEvent, notes: &mut Vec<Note>| notes.extend(collector.push(ev, beat));
     // Each token either advances time or is bounded per instant by the constraints, so this
     // terminates; the token cap is a guard against a degenerate model.
     let max_tokens = target_steps as usize * 8 + 1024;

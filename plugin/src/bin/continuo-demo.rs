@@ -13,6 +13,7 @@ use continuo::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
 use continuo::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
 use continuo::worker::{ModelSource, Shared, Worker, WorkerSettings};
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
+use continuo_core::tokens::{NoteCollector, NoteEvent};
 use crossbeam_channel::bounded;
 
 const SAMPLE_RATE: f64 = 48_000.0;
@@ -265,38 +266,50 @@ fn run() -> Result<(), String> {
 /// Turns the plugin's output events into notes; velocity parity marks which were generated
 /// (channel 2 = answer). Returns the notes and the number generated.
 fn notes_from_events(heard: &[(u64, OutEvent)], spb: f64) -> (Vec<Note>, usize) {
-    let mut open: [[Option<(u64, u8)>; 128]; 2] = [[None; 128]; 2];
+    // Played and generated notes may share pitches: one collector each.
+    let mut collectors = [NoteCollector::default(), NoteCollector::default()];
     let mut notes = Vec::new();
     let mut answer = 0;
     for &(block, e) in heard {
-        match e {
+        let (channel, event) = match e {
             OutEvent::On {
                 timing,
                 channel,
                 pitch,
                 velocity,
-            } => {
-                open[usize::from(channel == ANSWER_CHANNEL)][pitch as usize] =
-                    Some((block + u64::from(timing), velocity))
-            }
+            } => (
+                channel,
+                NoteEvent::On {
+                    pitch,
+                    velocity,
+                    step: block + u64::from(timing),
+                },
+            ),
             OutEvent::Off {
                 timing,
                 channel,
                 pitch,
-            } => {
-                let gen = channel == ANSWER_CHANNEL;
-                if let Some((on, velocity)) = open[usize::from(gen)][pitch as usize].take() {
-                    // Generated notes are written with odd velocity so a viewer can tell them apart.
-                    let velocity = if gen { velocity | 1 } else { velocity & !1 };
-                    notes.push(Note {
-                        pitch,
-                        velocity: velocity.max(2),
-                        start: on as f64 / spb,
-                        end: (block + u64::from(timing)) as f64 / spb,
-                    });
-                    answer += usize::from(gen);
-                }
+            } => (
+                channel,
+                NoteEvent::Off {
+                    pitch,
+                    step: block + u64::from(timing),
+                },
+            ),
+        };
+        let generated = channel == ANSWER_CHANNEL;
+        if let Some(mut note) =
+            collectors[usize::from(generated)].push(event, |sample| sample as f64 / spb)
+        {
+            // Generated notes are written with odd velocity so a viewer can tell them apart.
+            note.velocity = if generated {
+                note.velocity | 1
+            } else {
+                note.velocity & !1
             }
+            .max(2);
+            answer += usize::from(generated);
+            notes.push(note);
         }
     }
     sort_notes(&mut notes);
