@@ -11,7 +11,9 @@ use crossbeam_channel::bounded;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
+pub mod editor;
 pub mod engine;
+pub mod library;
 pub mod location;
 pub mod params;
 pub mod protocol;
@@ -30,6 +32,7 @@ pub struct Continuo {
     worker: Option<JoinHandle<()>>,
     /// Kept until `initialize` starts the thread.
     pending_worker: Option<Worker>,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 impl Default for Continuo {
@@ -52,6 +55,7 @@ impl Default for Continuo {
             )),
             shared,
             worker: None,
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -146,12 +150,20 @@ impl Plugin for Continuo {
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
-    type Editor = ();
+    type Editor = editor::ContinuoEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(
+            self.editor_state.clone(),
+            self.params.clone(),
+            self.shared.clone(),
+        )
     }
 
     fn activate(

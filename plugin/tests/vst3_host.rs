@@ -647,6 +647,24 @@ fn swapping_the_model_mid_answer_ends_its_notes() {
 }
 
 #[test]
+fn offers_an_editor_window() {
+    let s = Session::start(None);
+    unsafe {
+        let view = s.controller.createView(c"editor".as_ptr());
+        let view = ComPtr::<IPlugView>::from_raw(view).expect("a plugin view");
+        assert_eq!(
+            view.isPlatformTypeSupported(c"X11EmbedWindowID".as_ptr()),
+            kResultOk
+        );
+        let mut rect: ViewRect = std::mem::zeroed();
+        assert_eq!(view.getSize(&mut rect), kResultOk);
+        let (w, h) = (rect.right - rect.left, rect.bottom - rect.top);
+        assert!(w >= 400 && h >= 400, "window of {w}×{h}");
+    }
+    s.finish();
+}
+
+#[test]
 fn project_state_restores_parameters_and_model_choice() {
     let mut s = Session::start(None);
     s.block(true, &MUSICAL, &[]);

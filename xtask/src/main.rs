@@ -232,12 +232,15 @@ fn install(no_install: bool) -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or(home.join(".local/share"))
         .join("continuo");
-    std::fs::create_dir_all(&data)?;
+    // The plugin window lists the models in this folder.
+    std::fs::create_dir_all(data.join("models"))?;
     std::fs::copy(fetch_ort()?, data.join(ORT_LIB))?;
     println!(
-        "installed Continuo.clap into {} and Continuo.vst3 into {}",
+        "installed Continuo.clap into {} and Continuo.vst3 into {}; \
+         models you train into {} show up in the plugin window",
         clap_dir.display(),
-        vst3_dir.display()
+        vst3_dir.display(),
+        data.join("models").display()
     );
     Ok(())
 }
