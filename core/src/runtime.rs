@@ -339,7 +339,8 @@ impl Generator {
     }
 
     /// Samples one token under `constraints`, advances the model, and reports the note events
-    /// it causes. Returns the token (None if the constraints allow nothing).
+    /// it causes. Returns the token (None if the constraints allow nothing). A note held as
+    /// long as the constraints allow is ended instead, with a `NOTE_OFF` the model reads.
     pub fn step(
         &mut self,
         constraints: &Constraints,
@@ -350,6 +351,13 @@ impl Generator {
             self.prime(&[])?;
         }
         let vocab = self.model.meta().vocab;
+        if let Some(pitch) = constraints.overdue(&self.decoder) {
+            // The model held this note too long: end it, and let the model hear that it did.
+            let token = Token::NoteOff(pitch);
+            self.decoder.feed(token, emit);
+            self.model.run(&[vocab.encode(token) as u32])?;
+            return Ok(Some(token));
+        }
         let decoder = &self.decoder;
         let logits = &mut self.model.logits;
         let Some(id) = sample(logits, temperature, &mut self.rng, |i| {

@@ -127,6 +127,9 @@ impl Scale {
     }
 }
 
+/// The longest a generated note sounds unless the player chooses otherwise: a bar of 4/4.
+pub const DEFAULT_LONGEST_NOTE_BEATS: f32 = 4.0;
+
 /// What a generated token may be, given what is already sounding.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Constraints {
@@ -137,6 +140,10 @@ pub struct Constraints {
     pub max_polyphony: u32,
     /// Bounds the notes started or ended at one instant, so generation always moves on in time.
     pub max_events_per_step: u32,
+    /// Longest a generated note may sound, in beats: time may not pass it, and the generator
+    /// then ends the note itself (a GRU sometimes forgets a note and drones on). `None`: no
+    /// limit.
+    pub max_note_beats: Option<f32>,
 }
 
 impl Default for Constraints {
@@ -147,6 +154,7 @@ impl Default for Constraints {
             pitch_classes: 0xFFF,
             max_polyphony: 10,
             max_events_per_step: 12,
+            max_note_beats: None,
         }
     }
 }
@@ -167,9 +175,30 @@ impl Constraints {
                     && decoder.num_sounding() < self.max_polyphony
                     && decoder.events_at_step() < self.max_events_per_step
             }
-            Token::NoteOff(p) => decoder.is_sounding(p),
-            Token::TimeShift(_) | Token::Velocity(_) => true,
+            // A note ends at least one step after it starts: an empty note is never heard.
+            Token::NoteOff(p) => decoder.held(p).is_some_and(|h| h > 0),
+            Token::TimeShift(n) => match (self.max_note_steps(decoder), decoder.longest_held()) {
+                (Some(max), Some((_, held))) => held + u64::from(n) <= max,
+                _ => true,
+            },
+            Token::Velocity(_) => true,
         }
+    }
+
+    /// [`Self::max_note_beats`] in the decoder's grid steps (at least one step).
+    pub fn max_note_steps(&self, decoder: &Decoder) -> Option<u64> {
+        let per_beat = decoder.vocab().steps_per_beat as f32;
+        self.max_note_beats
+            .map(|b| ((b * per_beat).round() as u64).max(1))
+    }
+
+    /// A sounding note that has reached the longest length allowed, which must end now.
+    pub fn overdue(&self, decoder: &Decoder) -> Option<u8> {
+        let max = self.max_note_steps(decoder)?;
+        decoder
+            .longest_held()
+            .filter(|&(_, held)| held >= max)
+            .map(|(p, _)| p)
     }
 
     /// [`Self::allows`] for a token id.
@@ -236,8 +265,42 @@ mod tests {
         assert!(!c.allows(Token::NoteOn(74), &d), "above range");
         assert!(!c.allows(Token::NoteOff(60), &d), "not sounding");
         d.feed(Token::NoteOn(60), |_| {});
-        assert!(c.allows(Token::NoteOff(60), &d));
+        assert!(
+            !c.allows(Token::NoteOff(60), &d),
+            "not at the step it started"
+        );
         assert!(!c.allows(Token::NoteOn(62), &d), "polyphony");
+        d.feed(Token::TimeShift(1), |_| {});
+        assert!(c.allows(Token::NoteOff(60), &d));
         assert!(!c.allows(Token::Bos, &d));
+    }
+
+    #[test]
+    fn notes_may_not_outlast_the_longest_length() {
+        let c = Constraints {
+            max_note_beats: Some(1.0),
+            ..Default::default()
+        };
+        let mut d = Decoder::new(Vocab::default());
+        assert!(c.allows(Token::TimeShift(48), &d), "nothing sounds yet");
+        d.feed(Token::NoteOn(60), |_| {});
+        d.feed(Token::TimeShift(12), |_| {});
+        d.feed(Token::NoteOn(64), |_| {});
+        assert_eq!(d.longest_held(), Some((60, 12)));
+        assert!(
+            c.allows(Token::TimeShift(12), &d),
+            "up to one beat (24 steps)"
+        );
+        assert!(!c.allows(Token::TimeShift(13), &d), "past it");
+        assert_eq!(c.overdue(&d), None);
+        d.feed(Token::TimeShift(12), |_| {});
+        assert_eq!(c.overdue(&d), Some(60), "C is due, E is not");
+        d.feed(Token::NoteOff(60), |_| {});
+        assert_eq!(c.overdue(&d), None);
+        assert!(!Constraints::default().allows(Token::Bos, &d));
+        assert!(
+            Constraints::default().allows(Token::TimeShift(48), &d),
+            "no limit"
+        );
     }
 }

@@ -119,6 +119,8 @@ pub struct Decoder {
     step: u64,
     velocity: u8,
     sounding: [bool; 128],
+    /// Step each sounding note started on.
+    started: [u64; 128],
     num_sounding: u32,
     /// Tokens since time last advanced; lets generation bound chords.
     events_at_step: u32,
@@ -131,6 +133,7 @@ impl Decoder {
             step: 0,
             velocity: vocab.bin_velocity(vocab.velocity_bins as u8 / 2),
             sounding: [false; 128],
+            started: [0; 128],
             num_sounding: 0,
             events_at_step: 0,
         }
@@ -157,6 +160,20 @@ impl Decoder {
         self.events_at_step
     }
 
+    /// How many steps `pitch` has sounded, if it sounds.
+    pub fn held(&self, pitch: u8) -> Option<u64> {
+        let p = usize::from(pitch & 127);
+        self.sounding[p].then(|| self.step - self.started[p])
+    }
+
+    /// The sounding note held longest, with how many steps it has sounded.
+    pub fn longest_held(&self) -> Option<(u8, u64)> {
+        (0..128u8)
+            .filter(|&p| self.sounding[usize::from(p)])
+            .map(|p| (p, self.step - self.started[usize::from(p)]))
+            .max_by_key(|&(p, held)| (held, std::cmp::Reverse(p)))
+    }
+
     /// Feeds one token; calls `emit` for each resulting note event (at most two).
     pub fn feed(&mut self, token: Token, mut emit: impl FnMut(NoteEvent)) {
         match token {
@@ -177,6 +194,7 @@ impl Decoder {
                     self.sounding[p] = true;
                     self.num_sounding += 1;
                 }
+                self.started[p] = self.step;
                 self.events_at_step += 1;
                 emit(NoteEvent::On {
                     pitch,

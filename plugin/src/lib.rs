@@ -102,6 +102,7 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             pitch_lo: lo.min(hi),
             pitch_hi: hi.max(lo),
             pitch_classes: scale.pitch_classes(p.key.value() as u8),
+            max_note_beats: p.max_note_beats(),
             ..Constraints::default()
         },
         seed: p.seed.value().max(0) as u64,

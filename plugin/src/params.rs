@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use continuo_core::runtime::Provider;
-use continuo_core::sampling::Scale;
+use continuo_core::sampling::{Scale, DEFAULT_LONGEST_NOTE_BEATS};
 use nice_plug::prelude::*;
 
 use crate::timeline::StartQuantize;
@@ -121,6 +121,8 @@ pub struct ContinuoParams {
     pub lowest: IntParam,
     #[id = "high"]
     pub highest: IntParam,
+    #[id = "longest"]
+    pub longest_note: FloatParam,
     #[id = "velocity"]
     pub velocity_scale: FloatParam,
     #[id = "channel"]
@@ -142,6 +144,17 @@ fn note_name(n: i32) -> String {
         NAMES[n.rem_euclid(12) as usize],
         n.div_euclid(12) - 1
     )
+}
+
+/// The top of the "Longest note" range, which means no limit.
+pub const LONGEST_NOTE_UNLIMITED: f32 = 16.0;
+
+impl ContinuoParams {
+    /// The longest a generated note may sound, in beats; `None`: no limit.
+    pub fn max_note_beats(&self) -> Option<f32> {
+        let beats = self.longest_note.value();
+        (beats < LONGEST_NOTE_UNLIMITED).then_some(beats)
+    }
 }
 
 /// Says why no answer comes (no model, still loading); `None` when a model runs.
@@ -194,6 +207,30 @@ impl ContinuoParams {
                 .with_value_to_string(Arc::new(note_name)),
             highest: IntParam::new("Highest note", 108, IntRange::Linear { min: 0, max: 127 })
                 .with_value_to_string(Arc::new(note_name)),
+            longest_note: FloatParam::new(
+                "Longest note",
+                DEFAULT_LONGEST_NOTE_BEATS,
+                FloatRange::Linear {
+                    min: 0.5,
+                    max: LONGEST_NOTE_UNLIMITED,
+                },
+            )
+            .with_step_size(0.25)
+            .with_value_to_string(Arc::new(|beats| {
+                if beats >= LONGEST_NOTE_UNLIMITED {
+                    "No limit".into()
+                } else {
+                    format!("{beats} beats")
+                }
+            }))
+            .with_string_to_value(Arc::new(|s| {
+                let s = s.trim().trim_end_matches("beats").trim();
+                if s.eq_ignore_ascii_case("no limit") {
+                    Some(LONGEST_NOTE_UNLIMITED)
+                } else {
+                    s.parse().ok()
+                }
+            })),
             velocity_scale: FloatParam::new(
                 "Velocity",
                 1.0,
@@ -231,5 +268,25 @@ mod tests {
         let shown = p.enabled.normalized_value_to_string(1.0, true);
         assert_eq!(p.enabled.string_to_normalized_value(&shown), Some(1.0));
         assert_eq!(p.enabled.string_to_normalized_value("Off"), Some(0.0));
+    }
+
+    #[test]
+    fn longest_note_tops_out_at_no_limit() {
+        let p = ContinuoParams::new(Arc::new(|| None));
+        assert_eq!(p.max_note_beats(), Some(DEFAULT_LONGEST_NOTE_BEATS));
+        let top = p.longest_note.preview_normalized(LONGEST_NOTE_UNLIMITED);
+        assert_eq!(
+            p.longest_note.normalized_value_to_string(top, true),
+            "No limit"
+        );
+        assert_eq!(
+            p.longest_note.string_to_normalized_value("No limit"),
+            Some(top)
+        );
+        let two = p
+            .longest_note
+            .string_to_normalized_value("2 beats")
+            .unwrap();
+        assert_eq!(p.longest_note.preview_plain(two), 2.0);
     }
 }

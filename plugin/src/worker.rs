@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use continuo_core::contract::ModelMeta;
 use continuo_core::midi::Note;
 use continuo_core::runtime::{init_runtime, Generator, Model, Provider, RuntimeOptions};
-use continuo_core::sampling::Constraints;
+use continuo_core::sampling::{Constraints, DEFAULT_LONGEST_NOTE_BEATS};
 use continuo_core::tokens::{encode, push_time_shift, NoteEvent};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
@@ -43,7 +43,10 @@ impl Default for WorkerSettings {
             source: ModelSource::Embedded,
             provider: Provider::Cpu,
             temperature: 0.9,
-            constraints: Constraints::default(),
+            constraints: Constraints {
+                max_note_beats: Some(DEFAULT_LONGEST_NOTE_BEATS),
+                ..Constraints::default()
+            },
             seed: 0,
         }
     }

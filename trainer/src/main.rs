@@ -46,6 +46,9 @@ enum Command {
         temperature: f32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Longest a generated note may sound, in beats (0: no limit).
+        #[arg(long, default_value_t = continuo_core::sampling::DEFAULT_LONGEST_NOTE_BEATS)]
+        longest_note: f32,
         #[arg(long)]
         out: PathBuf,
     },
@@ -171,6 +174,7 @@ fn main() -> Result<()> {
             beats,
             temperature,
             seed,
+            longest_note,
             out,
         } => {
             let bytes =
@@ -184,7 +188,10 @@ fn main() -> Result<()> {
                 &score,
                 beats,
                 temperature,
-                &Default::default(),
+                &continuo_core::sampling::Constraints {
+                    max_note_beats: (longest_note > 0.0).then_some(longest_note),
+                    ..Default::default()
+                },
             )?;
             let added = result.notes.len() - score.notes.len();
             std::fs::write(&out, continuo_core::midi::write_midi(&result)?)
