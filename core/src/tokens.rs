@@ -121,6 +121,9 @@ pub struct Decoder {
     sounding: [bool; 128],
     /// Step each sounding note started on.
     started: [u64; 128],
+    /// The sounding note that started first (lowest pitch among equals), kept up to date so
+    /// generation can ask for it once per candidate token at no cost.
+    oldest: Option<u8>,
     num_sounding: u32,
     /// Tokens since time last advanced; lets generation bound chords.
     events_at_step: u32,
@@ -134,6 +137,7 @@ impl Decoder {
             velocity: vocab.bin_velocity(vocab.velocity_bins as u8 / 2),
             sounding: [false; 128],
             started: [0; 128],
+            oldest: None,
             num_sounding: 0,
             events_at_step: 0,
         }
@@ -168,10 +172,14 @@ impl Decoder {
 
     /// The sounding note held longest, with how many steps it has sounded.
     pub fn longest_held(&self) -> Option<(u8, u64)> {
-        (0..128u8)
-            .filter(|&p| self.sounding[usize::from(p)])
+        self.oldest
             .map(|p| (p, self.step - self.started[usize::from(p)]))
-            .max_by_key(|&(p, held)| (held, std::cmp::Reverse(p)))
+    }
+
+    fn find_oldest(&mut self) {
+        self.oldest = (0..128u8)
+            .filter(|&p| self.sounding[usize::from(p)])
+            .min_by_key(|&p| self.started[usize::from(p)]);
     }
 
     /// Feeds one token; calls `emit` for each resulting note event (at most two).
@@ -195,6 +203,7 @@ impl Decoder {
                     self.num_sounding += 1;
                 }
                 self.started[p] = self.step;
+                self.find_oldest();
                 self.events_at_step += 1;
                 emit(NoteEvent::On {
                     pitch,
@@ -207,6 +216,7 @@ impl Decoder {
                 if self.sounding[p] {
                     self.sounding[p] = false;
                     self.num_sounding -= 1;
+                    self.find_oldest();
                     self.events_at_step += 1;
                     emit(NoteEvent::Off {
                         pitch,
@@ -229,6 +239,7 @@ impl Decoder {
             }
         }
         self.num_sounding = 0;
+        self.oldest = None;
     }
 }
 

@@ -134,14 +134,40 @@ fn fetch_ort() -> Result<PathBuf> {
 }
 
 fn which_python() -> Result<String> {
-    for p in ["python3", "python"] {
-        let ok = Command::new(p)
-            .args(["-m", "pip", "--version"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return Ok(p.into());
+    let find = || {
+        ["python3", "python"].into_iter().find(|p| {
+            Command::new(p)
+                .args(["-m", "pip", "--version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    };
+    if let Some(p) = find() {
+        return Ok(p.into());
+    }
+    // A fresh Debian/Ubuntu machine or CI container, as root: install pip ourselves.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root && Path::new("/usr/bin/apt-get").exists() {
+        println!("installing python3-pip with apt-get (needed to fetch ONNX Runtime from PyPI)");
+        let mut update = Command::new("apt-get");
+        update.args(["-q", "update"]);
+        let mut install = Command::new("apt-get");
+        install
+            .args([
+                "-q",
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "python3-pip",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        if run(update).and_then(|_| run(install)).is_ok() {
+            if let Some(p) = find() {
+                return Ok(p.into());
+            }
         }
     }
     bail!(
