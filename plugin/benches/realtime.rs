@@ -11,14 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_channel::bounded;
 
 fn transport(beat: f64) -> Transport {
-    Transport {
-        playing: true,
-        tempo: Some(120.0),
-        pos_beats: Some(beat),
-        bar_start_beats: Some(0.0),
-        beats_per_bar: 4.0,
-        sample_rate: 48_000.0,
-    }
+    Transport::running(beat, 120.0, 48_000.0)
 }
 
 fn process_block(c: &mut Criterion) {

@@ -24,6 +24,21 @@ pub struct Transport {
     pub sample_rate: f64,
 }
 
+impl Transport {
+    /// A running 4/4 transport at `beat`, bars counted from beat 0: what the demo, tests and
+    /// benches drive the engine with.
+    pub fn running(beat: f64, tempo: f64, sample_rate: f64) -> Self {
+        Self {
+            playing: true,
+            tempo: Some(tempo),
+            pos_beats: Some(beat),
+            bar_start_beats: Some(0.0),
+            beats_per_bar: 4.0,
+            sample_rate,
+        }
+    }
+}
+
 /// Parameter values the audio thread needs, read once per block.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
@@ -442,14 +457,7 @@ mod tests {
 
     fn playing(beat: f64) -> Transport {
         // 48 kHz, 120 bpm → 24000 samples per beat; blocks of 6000 samples = 1/4 beat.
-        Transport {
-            playing: true,
-            tempo: Some(120.0),
-            pos_beats: Some(beat),
-            bar_start_beats: Some(0.0),
-            beats_per_bar: 4.0,
-            sample_rate: 48_000.0,
-        }
+        Transport::running(beat, 120.0, 48_000.0)
     }
 
     fn block(

@@ -202,14 +202,7 @@ fn run() -> Result<(), String> {
     let mut sample = 0u64;
     let mut next = 0;
     while (sample as f64) < end_beat * spb {
-        let transport = Transport {
-            playing: true,
-            tempo: Some(prompt.bpm),
-            pos_beats: Some(sample as f64 / spb),
-            bar_start_beats: None,
-            beats_per_bar: 4.0,
-            sample_rate: SAMPLE_RATE,
-        };
+        let transport = Transport::running(sample as f64 / spb, prompt.bpm, SAMPLE_RATE);
         let block_start = sample;
         let mut emit = |e: OutEvent| heard.push((block_start, e));
         engine.begin_block(&transport, settings, BLOCK, &mut emit);
