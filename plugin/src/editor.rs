@@ -23,6 +23,9 @@ use crate::worker::{Shared, DEFAULT_META};
 
 pub type ContinuoEditor = EguiEditor<App>;
 
+const GOOD: Color32 = Color32::from_rgb(60, 160, 90);
+const BAD: Color32 = Color32::from_rgb(200, 70, 60);
+
 pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(560.0, 640.0), 1.0)
 }
@@ -155,22 +158,15 @@ impl App {
         let status = self.shared.status.lock().clone();
         match (&status.model, status.problem()) {
             (Some(name), _) => {
-                ui.colored_label(
-                    Color32::from_rgb(60, 160, 90),
-                    format!("Answering with {name}"),
-                );
+                ui.colored_label(GOOD, format!("Answering with {name}"));
                 if let Some(note) = &status.message {
                     ui.label(note);
                 }
             }
-            (None, Some(why)) => {
-                ui.colored_label(
-                    Color32::from_rgb(200, 70, 60),
-                    "No model: notes pass through",
-                );
-                ui.label(why);
+            (None, why) => {
+                ui.colored_label(BAD, "No model: notes pass through");
+                ui.label(why.unwrap_or_default());
             }
-            (None, None) => {}
         }
         ui.label(format!("Answers so far: {}", status.answers));
     }
@@ -178,16 +174,16 @@ impl App {
     fn draw_models(&mut self, ui: &mut Ui) {
         ui.label(RichText::new("Model").strong());
         let chosen = self.chosen();
+        // The same test as the inference thread's: a blank path is the built-in model.
+        let builtin = chosen.trim().is_empty();
         let mut pick: Option<Option<PathBuf>> = None;
-        if ui
-            .radio(chosen.trim().is_empty(), self.builtin.as_str())
-            .clicked()
-        {
+        if ui.radio(builtin, self.builtin.as_str()).clicked() {
             pick = Some(None);
         }
+        let mut listed = false;
         for entry in &self.found {
-            let selected =
-                !chosen.is_empty() && entry.path.as_path() == std::path::Path::new(&chosen);
+            let selected = !builtin && entry.path.as_path() == std::path::Path::new(&chosen);
+            listed |= selected;
             match &entry.meta {
                 Ok(meta) => {
                     let text = format!("{} ({})", meta.name, library::describe(meta));
@@ -201,12 +197,7 @@ impl App {
                 }
             }
         }
-        if !chosen.is_empty()
-            && !self
-                .found
-                .iter()
-                .any(|e| e.path.as_path() == std::path::Path::new(&chosen))
-        {
+        if !builtin && !listed {
             // Chosen by typed path, the project or CONTINUO_MODEL: shown, already selected.
             let _ = ui.radio(true, format!("File: {chosen}"));
         }
@@ -234,7 +225,7 @@ impl App {
             }
         });
         if let Some(why) = &self.typed_error {
-            ui.colored_label(Color32::from_rgb(200, 70, 60), why);
+            ui.colored_label(BAD, why);
         }
         if let Some(path) = pick {
             self.choose(path.as_deref());

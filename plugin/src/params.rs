@@ -149,18 +149,16 @@ fn note_name(n: i32) -> String {
 /// The top of the "Longest note" range, which means no limit.
 pub const LONGEST_NOTE_UNLIMITED: f32 = 16.0;
 
+/// Says why no answer comes (no model, still loading); `None` when a model runs.
+pub type ModelProblem = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 impl ContinuoParams {
     /// The longest a generated note may sound, in beats; `None`: no limit.
     pub fn max_note_beats(&self) -> Option<f32> {
         let beats = self.longest_note.value();
         (beats < LONGEST_NOTE_UNLIMITED).then_some(beats)
     }
-}
 
-/// Says why no answer comes (no model, still loading); `None` when a model runs.
-pub type ModelProblem = Arc<dyn Fn() -> Option<String> + Send + Sync>;
-
-impl ContinuoParams {
     /// `model_problem` feeds the "Answer" parameter's text: without an editor, the host's
     /// generic parameter list is where a player sees why nothing answers.
     pub fn new(model_problem: ModelProblem) -> Self {

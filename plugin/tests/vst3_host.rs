@@ -288,6 +288,17 @@ impl Drop for Module {
     }
 }
 
+/// Hands `chunk` to the plugin as a host restores a project or preset.
+fn set_state(component: &ComPtr<IComponent>, chunk: &[u8]) {
+    let stream = MemoryStream::new(chunk.to_vec());
+    let stream = stream.as_com_ref::<IBStream>().unwrap();
+    assert_eq!(
+        unsafe { component.setState(stream.as_ptr()) },
+        kResultOk,
+        "setState"
+    );
+}
+
 fn c_str(chars: &[std::ffi::c_char]) -> String {
     let bytes: Vec<u8> = chars
         .iter()
@@ -333,9 +344,7 @@ impl Session {
             assert_eq!(component.activateBus(event, output, 0, 1), kResultOk);
 
             if let Some(state) = state {
-                let stream = MemoryStream::new(state.to_vec());
-                let stream = stream.as_com_ref::<IBStream>().unwrap();
-                assert_eq!(component.setState(stream.as_ptr()), kResultOk, "setState");
+                set_state(&component, state);
             }
 
             let mut setup = ProcessSetup {
@@ -392,12 +401,7 @@ impl Session {
     /// Loads a project chunk into the running instance, as a host does when the user picks
     /// a preset or undoes a change.
     fn load(&self, chunk: &[u8]) {
-        let stream = MemoryStream::new(chunk.to_vec());
-        let stream = stream.as_com_ref::<IBStream>().unwrap();
-        assert_eq!(
-            unsafe { self.component.setState(stream.as_ptr()) },
-            kResultOk
-        );
+        set_state(&self.component, chunk);
     }
 
     /// What hosts do to suspend a plugin (e.g. when the track is disabled) and resume it.
