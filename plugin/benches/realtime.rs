@@ -70,8 +70,7 @@ fn phrase_to_first_note(c: &mut Criterion) {
         .now_beat_bits
         .store(1000.0f64.to_bits(), std::sync::atomic::Ordering::Relaxed);
     let mut worker = Worker::new(worker_rx, worker_tx, shared.clone(), stats);
-    *shared.settings.lock() = Default::default();
-    worker.refresh_settings();
+    worker.refresh_settings(Default::default());
     assert!(
         shared.status.lock().model.is_some(),
         "model: {:?}",

@@ -75,7 +75,6 @@ impl Status {
 /// State shared between the plugin (non-audio threads) and the inference thread.
 #[derive(Default)]
 pub struct Shared {
-    pub settings: Mutex<WorkerSettings>,
     pub status: Mutex<Status>,
     pub stop: AtomicBool,
 }
@@ -182,8 +181,7 @@ impl Worker {
                 let mut last_poll = Instant::now() - SETTINGS_POLL;
                 while !self.shared.stop.load(Ordering::Relaxed) {
                     if last_poll.elapsed() >= SETTINGS_POLL {
-                        *self.shared.settings.lock() = settings();
-                        self.refresh_settings();
+                        self.refresh_settings(settings());
                         last_poll = Instant::now();
                     }
                     if !self.poll() {
@@ -195,8 +193,8 @@ impl Worker {
     }
 
     /// Picks up parameter changes and (re)loads the model when its source changed.
-    pub fn refresh_settings(&mut self) {
-        self.settings = self.shared.settings.lock().clone();
+    pub fn refresh_settings(&mut self, settings: WorkerSettings) {
+        self.settings = settings;
         let wanted = (self.settings.source.clone(), self.settings.provider);
         if self.loaded.as_ref() == Some(&wanted) {
             return;
