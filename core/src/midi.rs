@@ -203,6 +203,13 @@ fn push_note(notes: &mut Vec<Note>, pitch: u8, s: Sounding, end: f64) {
     });
 }
 
+impl Score {
+    /// When the earliest note starts, if there is one.
+    pub fn first_start(&self) -> Option<f64> {
+        self.notes.iter().map(|n| n.start).min_by(f64::total_cmp)
+    }
+}
+
 /// Sorts notes into the canonical order: by start, then pitch.
 pub fn sort_notes(notes: &mut [Note]) {
     notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));

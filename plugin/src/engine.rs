@@ -284,22 +284,15 @@ impl Engine {
             self.pending.pop_front();
             let pitch = p.pitch & 127;
             let channel = self.settings.channel;
-            if p.velocity == 0 {
-                if let Some(ch) = self.sounding[pitch as usize].take() {
-                    emit(OutEvent::Off {
-                        timing,
-                        channel: ch,
-                        pitch,
-                    });
-                }
-            } else {
-                if let Some(ch) = self.sounding[pitch as usize].take() {
-                    emit(OutEvent::Off {
-                        timing,
-                        channel: ch,
-                        pitch,
-                    });
-                }
+            // A note-off ends the pitch; a note-on re-strikes it if it still sounds.
+            if let Some(ch) = self.sounding[pitch as usize].take() {
+                emit(OutEvent::Off {
+                    timing,
+                    channel: ch,
+                    pitch,
+                });
+            }
+            if p.velocity > 0 {
                 let v = (f32::from(p.velocity) * self.settings.velocity_scale)
                     .round()
                     .clamp(1.0, 127.0) as u8;

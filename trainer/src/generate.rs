@@ -18,16 +18,9 @@ pub fn continue_score(
     let vocab = generator.model().meta().vocab;
     let context = encode(&prompt.notes, &vocab);
     let step = vocab.step_beats();
-    let first = prompt
-        .notes
-        .iter()
-        .map(|n| n.start)
-        .fold(f64::INFINITY, f64::min);
-    let origin = if first.is_finite() {
-        (first / step).round() * step
-    } else {
-        0.0
-    };
+    let origin = prompt
+        .first_start()
+        .map_or(0.0, |first| (first / step).round() * step);
     let context_steps: u64 = context
         .iter()
         .map(|t| {

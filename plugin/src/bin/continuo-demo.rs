@@ -126,11 +126,7 @@ fn run() -> Result<(), String> {
         None => builtin_prompt(),
     };
     // Start the prompt at beat 0 and keep its first `prompt_beats` beats.
-    let first = prompt
-        .notes
-        .iter()
-        .map(|n| n.start)
-        .fold(f64::INFINITY, f64::min);
+    let first = prompt.first_start().unwrap_or(0.0);
     prompt.notes.retain(|n| n.start - first < args.prompt_beats);
     for n in &mut prompt.notes {
         n.start -= first;
