@@ -1,14 +1,13 @@
-//! Training throughput (tokens/s, one Adam step) and single-token ONNX Runtime latency
+//! Training throughput (tokens/s, one Adam step, fused CPU engine and burn reference) and single-token ONNX Runtime latency
 //! (1 intra-op thread) for the default architecture.
 
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use continuo_core::contract::{Architecture, ModelMeta};
 use continuo_core::runtime::{Model, RuntimeOptions};
 use continuo_core::vocab::Vocab;
 use continuo_trainer::config::TrainConfig;
+use continuo_trainer::data::Batch;
+use continuo_trainer::learner::new_learner;
 use continuo_trainer::model::ContinuoNet;
 use continuo_trainer::train::write_model;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -22,30 +21,40 @@ fn arch() -> Architecture {
     }
 }
 
+/// One Adam step on a 32×128 batch, through the engine `device` selects (`cpu`: the fused
+/// engine on every core; `flex`: burn's autodiff, the reference).
 fn training_step(c: &mut Criterion) {
-    let cfg = TrainConfig::default();
-    let (b, t) = (cfg.batch_size, cfg.seq_len);
-    let device = Device::flex().autodiff();
-    let vocab = Vocab::default();
-    let mut net = ContinuoNet::new(vocab.size(), arch(), cfg.dropout, &device);
-    let mut optim = AdamConfig::new().init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let ids: Vec<i64> = (0..b * t)
-        .map(|i| ((i * 7919) % vocab.size()) as i64)
-        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut group = c.benchmark_group("train");
     group.sample_size(10);
-    group.throughput(Throughput::Elements((b * t) as u64));
-    group.bench_function(format!("adam_step_{b}x{t}"), |bench| {
-        bench.iter(|| {
-            let x = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [b, t]), &device);
-            let y = Tensor::<1, Int>::from_data(TensorData::new(ids.clone(), [b * t]), &device);
-            let (logits, _) = net.forward(x, None);
-            let loss = loss_fn.forward(logits.reshape([b * t, vocab.size()]), y);
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(1e-3, net.clone(), grads);
-        })
-    });
+    for (device, hidden) in [("cpu", 256), ("cpu", 512), ("flex", 256)] {
+        let cfg = TrainConfig {
+            hidden_dim: hidden,
+            ..Default::default()
+        };
+        let (b, t) = (cfg.batch_size, cfg.seq_len);
+        let vocab = Vocab::default();
+        let mut learner = new_learner(&cfg, vocab.size(), device, threads).unwrap();
+        let batch = Batch {
+            inputs: (0..b * t)
+                .map(|i| ((i * 7919) % vocab.size()) as i64)
+                .collect(),
+            targets: (0..b * t)
+                .map(|i| ((i * 104_729) % vocab.size()) as i64)
+                .collect(),
+            batch: b,
+            seq_len: t,
+        };
+        group.throughput(Throughput::Elements((b * t) as u64));
+        let mut step = 0;
+        let name = format!("{device}_2x{hidden}_adam_step_{b}x{t}_{threads}_threads");
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                step += 1;
+                learner.step(&batch, 1e-3, step)
+            })
+        });
+    }
     group.finish();
 }
 

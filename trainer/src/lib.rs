@@ -3,7 +3,9 @@
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod fused;
 pub mod generate;
+pub mod learner;
 pub mod model;
 pub mod onnx;
 pub mod train;
@@ -14,7 +16,7 @@ use burn::tensor::Device;
 /// The training device named on the command line.
 pub fn device(name: &str) -> Result<Device> {
     match name {
-        "cpu" => Ok(Device::flex()),
+        "cpu" | "flex" => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
         "cuda" => Ok(Device::cuda(0)),
         #[cfg(feature = "wgpu")]
@@ -22,6 +24,6 @@ pub fn device(name: &str) -> Result<Device> {
         "cuda" | "wgpu" => bail!(
             "this trainer was built without the `{name}` backend; rebuild with `--features {name}`"
         ),
-        other => bail!("unknown device {other:?} (expected cpu, cuda or wgpu)"),
+        other => bail!("unknown device {other:?} (expected cpu, flex, cuda or wgpu)"),
     }
 }

@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use continuo_trainer::config::TrainConfig;
-use continuo_trainer::train::{train, TrainArgs};
+use continuo_trainer::train::{train, Ending, Start, TrainArgs};
 use continuo_trainer::{eval, generate};
 
 const CHOPIN_ATTRIBUTION: &str =
@@ -65,9 +67,13 @@ struct TrainCmd {
     /// Continue the stopped run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
-    /// cpu, or cuda / wgpu when built with that feature.
+    /// cpu (the fused CPU engine), flex (burn's CPU backend, the slower reference), or
+    /// cuda / wgpu when built with that feature.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Threads of the CPU engine (default: every available core).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Model name stored in the metadata (default: the output folder's name).
     #[arg(long)]
     name: Option<String>,
@@ -100,60 +106,117 @@ struct TrainCmd {
     max_steps: Option<usize>,
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
-        Command::Train(cmd) => {
-            let d = TrainConfig::default();
-            let config = TrainConfig {
-                epochs: cmd.epochs.unwrap_or(d.epochs),
-                batch_size: cmd.batch_size.unwrap_or(d.batch_size),
-                seq_len: cmd.seq_len.unwrap_or(d.seq_len),
-                hidden_dim: cmd.hidden.unwrap_or(d.hidden_dim),
-                embed_dim: cmd.embed.unwrap_or(d.embed_dim),
-                num_layers: cmd.layers.unwrap_or(d.num_layers),
-                learning_rate: cmd.lr.unwrap_or(d.learning_rate),
-                dropout: cmd.dropout.unwrap_or(d.dropout),
-                transpose: cmd.transpose.unwrap_or(d.transpose),
-                seed: cmd.seed.unwrap_or(d.seed),
-                ..d
-            };
-            let name = cmd.name.unwrap_or_else(|| {
-                cmd.out
-                    .file_name()
-                    .map_or("model".into(), |n| n.to_string_lossy().into_owned())
-            });
-            let attribution = cmd.attribution.unwrap_or_else(|| {
-                if cmd.data.to_string_lossy().contains("chopin") {
-                    CHOPIN_ATTRIBUTION.into()
-                } else {
-                    format!("MIDI files from {}", cmd.data.display())
-                }
-            });
-            let args = TrainArgs {
-                data: cmd.data,
-                out: cmd.out,
-                name,
-                device: continuo_trainer::device(&cmd.device)?,
-                resume: cmd.resume,
-                attribution,
-                max_steps: cmd.max_steps,
-                quiet: false,
-            };
-            let outcome = train(config, &args)?;
-            if !outcome.skipped.is_empty() {
-                eprintln!(
-                    "{} file(s) skipped (see warnings above)",
-                    outcome.skipped.len()
+impl TrainCmd {
+    /// The run's config from the flags, or — with `--resume` — what may change of the saved
+    /// one. Flags that would make a resumed run a different run are refused by name.
+    fn start(&self) -> Result<Start> {
+        let d = TrainConfig::default();
+        if self.resume {
+            let fixed = [
+                ("--batch-size", self.batch_size.is_some()),
+                ("--seq-len", self.seq_len.is_some()),
+                ("--hidden", self.hidden.is_some()),
+                ("--embed", self.embed.is_some()),
+                ("--layers", self.layers.is_some()),
+                ("--lr", self.lr.is_some()),
+                ("--dropout", self.dropout.is_some()),
+                ("--transpose", self.transpose.is_some()),
+                ("--seed", self.seed.is_some()),
+            ];
+            let refused: Vec<&str> = fixed.iter().filter(|f| f.1).map(|f| f.0).collect();
+            if !refused.is_empty() {
+                bail!(
+                    "{} cannot change with --resume: a resumed run keeps its saved config (only --epochs may extend it); start a new run in another --out instead",
+                    refused.join(", ")
                 );
             }
-            match outcome.state.best_val_nll {
-                Some(nll) => println!(
-                    "best validation NLL {nll:.4} per token; model written to {}",
-                    outcome.onnx.display()
-                ),
-                None => println!("no epoch finished yet; continue with --resume"),
-            }
+            return Ok(Start::Resume {
+                epochs: self.epochs,
+            });
         }
+        Ok(Start::Fresh(TrainConfig {
+            epochs: self.epochs.unwrap_or(d.epochs),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            seq_len: self.seq_len.unwrap_or(d.seq_len),
+            hidden_dim: self.hidden.unwrap_or(d.hidden_dim),
+            embed_dim: self.embed.unwrap_or(d.embed_dim),
+            num_layers: self.layers.unwrap_or(d.num_layers),
+            learning_rate: self.lr.unwrap_or(d.learning_rate),
+            dropout: self.dropout.unwrap_or(d.dropout),
+            transpose: self.transpose.unwrap_or(d.transpose),
+            seed: self.seed.unwrap_or(d.seed),
+            ..d
+        }))
+    }
+}
+
+/// Set by the first Ctrl-C / SIGTERM: the loop finishes its step and checkpoints.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn run_train(cmd: TrainCmd) -> Result<()> {
+    let start = cmd.start()?;
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopping now, without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step (a checkpoint is written; press Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let name = cmd.name.unwrap_or_else(|| {
+        cmd.out
+            .file_name()
+            .map_or("model".into(), |n| n.to_string_lossy().into_owned())
+    });
+    let attribution = cmd.attribution.unwrap_or_else(|| {
+        if cmd.data.to_string_lossy().contains("chopin") {
+            CHOPIN_ATTRIBUTION.into()
+        } else {
+            format!("MIDI files from {}", cmd.data.display())
+        }
+    });
+    let threads = cmd.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let args = TrainArgs {
+        data: cmd.data,
+        out: cmd.out,
+        name,
+        device: cmd.device,
+        threads,
+        attribution,
+        max_steps: cmd.max_steps,
+        stop: Some(&STOP),
+        quiet: false,
+    };
+    let outcome = train(start, &args)?;
+    if !outcome.skipped.is_empty() {
+        eprintln!(
+            "{} file(s) skipped (see warnings above)",
+            outcome.skipped.len()
+        );
+    }
+    let s = &outcome.state;
+    match outcome.ending {
+        Ending::Finished => match s.best_val_nll {
+            Some(nll) => println!(
+                "best validation NLL {nll:.4} per token; model written to {}",
+                outcome.onnx.display()
+            ),
+            None => println!("no epoch ran"),
+        },
+        Ending::StepLimit | Ending::Stopped => println!(
+            "stopped at epoch {} step {}; continue with --resume",
+            s.epoch + 1,
+            s.batch
+        ),
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train(cmd) => run_train(*cmd)?,
         Command::Eval { model, data } => {
             let (r, skipped) = eval::evaluate(&model, &data)?;
             for s in &skipped {

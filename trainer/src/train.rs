@@ -3,40 +3,51 @@
 //! the best model.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::grad_clipping::GradientClippingConfig;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::prelude::*;
-use burn::tensor::TensorData;
 use continuo_core::contract::{Architecture, ModelMeta, TrainingInfo};
 use continuo_core::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::data::{self, Batch, Piece, TrainSampler};
+use crate::data::{self, Piece, TrainSampler};
+use crate::learner::{new_learner, Learner};
 use crate::model::ContinuoNet;
 use crate::onnx;
+
+/// How a run begins.
+#[derive(Debug, Clone)]
+pub enum Start {
+    Fresh(TrainConfig),
+    /// Continue the run saved in the output folder, with its own config; `epochs` may only
+    /// extend it.
+    Resume {
+        epochs: Option<usize>,
+    },
+}
 
 /// What a run needs besides its config.
 pub struct TrainArgs {
     pub data: PathBuf,
     pub out: PathBuf,
     pub name: String,
-    pub device: Device,
-    pub resume: bool,
+    /// `cpu` (the fused engine), or a burn device name (`flex`, `cuda`, `wgpu`).
+    pub device: String,
+    /// Threads of the CPU engine.
+    pub threads: usize,
     /// Dataset description and licence, copied into the model metadata.
     pub attribution: String,
     /// Stop after this many optimizer steps in this invocation (for tests and smoke runs).
     pub max_steps: Option<usize>,
+    /// Set (by a signal handler) to stop after the current step, with a checkpoint.
+    pub stop: Option<&'static AtomicBool>,
     pub quiet: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     pub epoch: usize,
     pub train_nll: f64,
@@ -60,10 +71,22 @@ pub struct RunState {
     pub val_pieces: Vec<String>,
 }
 
+/// Why [`train`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Finished,
+    /// `--max-steps` reached; a checkpoint was written.
+    StepLimit,
+    /// A stop was requested; a checkpoint was written.
+    Stopped,
+}
+
 pub struct Outcome {
     pub state: RunState,
+    pub config: TrainConfig,
     pub skipped: Vec<data::Skipped>,
     pub onnx: PathBuf,
+    pub ending: Ending,
 }
 
 fn checkpoint_dir(out: &Path) -> PathBuf {
@@ -73,8 +96,7 @@ fn checkpoint_dir(out: &Path) -> PathBuf {
 fn save_checkpoint(
     out: &Path,
     config: &TrainConfig,
-    net: &ContinuoNet,
-    optim: &ModuleOptimizer,
+    learner: &dyn Learner,
     state: &RunState,
 ) -> Result<()> {
     let dir = checkpoint_dir(out);
@@ -83,12 +105,7 @@ fn save_checkpoint(
         std::fs::remove_dir_all(&tmp)?;
     }
     std::fs::create_dir_all(&tmp)?;
-    net.clone()
-        .save_file(tmp.join("model.bpk"))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    optim
-        .save(tmp.join("optim.bpk"))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    learner.save(&tmp)?;
     std::fs::write(
         tmp.join("config.json"),
         serde_json::to_string_pretty(config)?,
@@ -102,76 +119,49 @@ fn save_checkpoint(
     Ok(())
 }
 
-fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
-    let inputs = Tensor::from_data(
-        TensorData::new(batch.inputs.clone(), [batch.batch, batch.seq_len]),
-        device,
-    );
-    let targets = Tensor::from_data(
-        TensorData::new(batch.targets.clone(), [batch.batch * batch.seq_len]),
-        device,
-    );
-    (inputs, targets)
-}
-
-/// Mean NLL per token (nats) of `net` over `batches`.
-pub fn evaluate(net: &ContinuoNet, batches: &[Batch], device: &Device) -> f64 {
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let (mut sum, mut count) = (0.0, 0usize);
-    for b in batches {
-        let (inputs, targets) = to_tensors(b, device);
-        let (logits, _) = net.forward(inputs, None);
-        let [bs, t, v] = logits.dims();
-        let loss: f32 = loss_fn
-            .forward(logits.reshape([bs * t, v]), targets)
-            .into_scalar();
-        sum += f64::from(loss) * (bs * t) as f64;
-        count += bs * t;
+/// The config and progress saved in `out`, with `epochs` applied.
+fn saved_run(out: &Path, epochs: Option<usize>, quiet: bool) -> Result<(TrainConfig, RunState)> {
+    let dir = checkpoint_dir(out);
+    let state_path = dir.join("state.json");
+    if !state_path.is_file() {
+        bail!(
+            "--resume: no checkpoint in {} (nothing to resume; drop --resume to start)",
+            dir.display()
+        );
     }
-    if count == 0 {
-        f64::NAN
-    } else {
-        sum / count as f64
-    }
-}
-
-fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    let mut adam =
-        AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)));
-    if config.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay)));
-    }
-    adam.init()
-}
-
-pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
-    let vocab = Vocab::default();
-    let device = args.device.clone().autodiff();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-
-    let (config, resumed) = if args.resume {
-        let dir = checkpoint_dir(&args.out);
-        let state_path = dir.join("state.json");
-        if !state_path.is_file() {
+    let mut config: TrainConfig =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)
+            .context("reading checkpoint config")?;
+    let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+        .context("reading checkpoint state")?;
+    if let Some(epochs) = epochs {
+        if epochs < config.epochs {
             bail!(
-                "--resume: no checkpoint in {} (nothing to resume; drop --resume to start)",
-                dir.display()
+                "--epochs {epochs} with --resume would shorten the run (it was started for {}); resume may only extend it",
+                config.epochs
             );
         }
-        let saved: TrainConfig =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)
-                .context("reading checkpoint config")?;
-        let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
-            .context("reading checkpoint state")?;
-        // The saved config wins, except for the number of epochs, which a resumed run may extend.
-        let config = TrainConfig {
-            epochs: config.epochs.max(saved.epochs),
-            ..saved
-        };
-        (config, Some(state))
-    } else {
-        (config, None)
+        if epochs > config.epochs && !quiet {
+            eprintln!(
+                "extending the run from {} to {epochs} epochs: the learning-rate schedule is recomputed for the new length",
+                config.epochs
+            );
+        }
+        config.epochs = epochs;
+    }
+    Ok((config, state))
+}
+
+pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
+    let vocab = Vocab::default();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let (config, resumed) = match start {
+        Start::Fresh(config) => (config, None),
+        Start::Resume { epochs } => {
+            let (config, state) = saved_run(&args.out, epochs, args.quiet)?;
+            (config, Some(state))
+        }
     };
 
     let (pieces, skipped) = data::load_pieces(&args.data, &vocab)
@@ -207,23 +197,10 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
         );
     }
 
-    let arch = Architecture {
-        embed_dim: config.embed_dim,
-        hidden_dim: config.hidden_dim,
-        num_layers: config.num_layers,
-    };
-    device.seed(config.seed);
-    let mut net = ContinuoNet::new(vocab.size(), arch, config.dropout, &device);
-    let mut optim = optimizer(&config);
+    let mut learner = new_learner(&config, vocab.size(), &args.device, args.threads)?;
     let mut state = match resumed {
         Some(state) => {
-            let dir = checkpoint_dir(&args.out);
-            net = net
-                .try_load_file(dir.join("model.bpk"))
-                .map_err(|e| anyhow::anyhow!("loading checkpoint model: {e:?}"))?;
-            optim = optim
-                .load(dir.join("optim.bpk"))
-                .map_err(|e| anyhow::anyhow!("loading checkpoint optimizer: {e:?}"))?;
+            learner.load(&checkpoint_dir(&args.out))?;
             if !args.quiet {
                 eprintln!(
                     "resuming at epoch {} batch {} (step {})",
@@ -250,137 +227,173 @@ pub fn train(config: TrainConfig, args: &TrainArgs) -> Result<Outcome> {
         config.seed,
     );
     let val_batches = data::validation_batches(&val_set, config.seq_len, config.batch_size);
-    let val_tokens: usize = val_batches.iter().map(|b| b.batch * b.seq_len).sum();
     let per_epoch = sampler.batches_per_epoch();
     let total_steps = per_epoch * config.epochs;
     if !args.quiet {
+        let val_tokens: usize = val_batches.iter().map(|b| b.batch * b.seq_len).sum();
         eprintln!(
-            "{} train pieces ({} tokens), {} validation pieces ({} tokens); {} params; {} batches of {}×{} per epoch",
+            "{} train pieces ({} tokens), {} validation pieces ({val_tokens} tokens); {} params; {per_epoch} batches of {}×{} per epoch; {}",
             train_set.len(),
             sampler.tokens(),
             val_set.len(),
-            val_tokens,
-            net.num_params(),
-            per_epoch,
+            learner.num_params(),
             config.batch_size,
-            config.seq_len
+            config.seq_len,
+            engine_name(&args.device, args.threads),
         );
     }
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut steps_this_run = 0usize;
     let onnx_path = args.out.join("model.onnx");
+    let mut steps_this_run = 0usize;
+    let outcome = |state: RunState, ending| Outcome {
+        state,
+        config: config.clone(),
+        skipped: skipped.clone(),
+        onnx: onnx_path.clone(),
+        ending,
+    };
 
     while state.epoch < config.epochs {
         let epoch_start = Instant::now();
-        let bar = if args.quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(per_epoch as u64)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{}/{}", state.epoch + 1, config.epochs));
-        bar.set_position(state.batch as u64);
-        let mut smoothed: Option<f64> = None;
-        let mut window_start = Instant::now();
-        let mut window_tokens = 0usize;
-
+        let bar = progress_bar(args.quiet, per_epoch, &state, config.epochs);
+        let mut meter = Meter::default();
         while state.batch < per_epoch {
-            if args.max_steps.is_some_and(|m| steps_this_run >= m) {
-                save_checkpoint(&args.out, &config, &net, &optim, &state)?;
-                bar.abandon_with_message("stopped (step limit); resume with --resume");
-                return Ok(Outcome {
-                    state,
-                    skipped,
-                    onnx: onnx_path,
-                });
+            let interrupted = if args.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                Some(Ending::Stopped)
+            } else if args.max_steps.is_some_and(|m| steps_this_run >= m) {
+                Some(Ending::StepLimit)
+            } else {
+                None
+            };
+            if let Some(ending) = interrupted {
+                save_checkpoint(&args.out, &config, learner.as_ref(), &state)?;
+                bar.abandon();
+                return Ok(outcome(state, ending));
             }
             let batch = sampler.batch(state.epoch, state.batch);
-            let (inputs, targets) = to_tensors(&batch, &device);
-            let (logits, _) = net.forward(inputs, None);
-            let [b, t, v] = logits.dims();
-            let loss = loss_fn.forward(logits.reshape([b * t, v]), targets);
-            let loss_value = f64::from(loss.clone().into_scalar::<f32>());
-            if !loss_value.is_finite() {
+            let lr = config.lr_at(state.global_step, total_steps);
+            let loss = learner.step(&batch, lr, state.global_step);
+            if !loss.is_finite() {
                 bail!(
-                    "training diverged (loss {loss_value}) at step {}; lower --lr",
+                    "training diverged (loss {loss}) at step {}; lower --lr",
                     state.global_step
                 );
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            let lr = config.lr_at(state.global_step, total_steps);
-            net = optim.step(lr, net, grads);
-
             state.batch += 1;
             state.global_step += 1;
             steps_this_run += 1;
-            state.epoch_loss_sum += loss_value;
+            state.epoch_loss_sum += loss;
             state.epoch_loss_count += 1;
-            window_tokens += b * t;
-            let s = smoothed.map_or(loss_value, |s| 0.95 * s + 0.05 * loss_value);
-            smoothed = Some(s);
-            let tok_s = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {s:.3} · {:.1}k tok/s · lr {lr:.1e}",
-                tok_s / 1e3
-            ));
+            bar.set_message(meter.record(loss, batch.batch * batch.seq_len, lr));
             bar.inc(1);
-            if window_tokens > 200_000 {
-                window_start = Instant::now();
-                window_tokens = 0;
-            }
             if config.checkpoint_every > 0 && state.global_step % config.checkpoint_every == 0 {
-                save_checkpoint(&args.out, &config, &net, &optim, &state)?;
+                save_checkpoint(&args.out, &config, learner.as_ref(), &state)?;
             }
         }
-
-        let train_nll = state.epoch_loss_sum / state.epoch_loss_count.max(1) as f64;
-        let val_nll = evaluate(&net.valid(), &val_batches, &device.clone().inner());
         bar.finish_and_clear();
-        if !args.quiet {
-            eprintln!(
-                "epoch {}/{}: train NLL {train_nll:.4}, val NLL {val_nll:.4} per token ({:.0} s)",
-                state.epoch + 1,
-                config.epochs,
-                epoch_start.elapsed().as_secs_f64()
-            );
-        }
-        state.history.push(EpochRecord {
-            epoch: state.epoch + 1,
-            train_nll,
-            val_nll,
-            seconds: epoch_start.elapsed().as_secs_f64(),
-        });
-        state.epoch += 1;
-        state.batch = 0;
-        state.epoch_loss_sum = 0.0;
-        state.epoch_loss_count = 0;
-        if state.best_val_nll.is_none_or(|b| val_nll < b) {
-            state.best_val_nll = Some(val_nll);
+        finish_epoch(
+            &mut state,
+            learner.as_ref(),
+            &val_batches,
+            epoch_start,
+            &config,
+            args,
+        )?;
+        if state.history.last().map(|r| r.val_nll) == state.best_val_nll {
             let meta = metadata(
                 &args.name,
                 vocab,
-                arch,
+                learner.net().architecture(),
                 &config,
                 &state,
                 &train_set,
                 &val_set,
                 &args.attribution,
             );
-            write_model(&args.out, &net.valid(), &meta)?;
+            write_model(&args.out, &learner.net(), &meta)?;
         }
-        save_checkpoint(&args.out, &config, &net, &optim, &state)?;
+        save_checkpoint(&args.out, &config, learner.as_ref(), &state)?;
     }
-    Ok(Outcome {
-        state,
-        skipped,
-        onnx: onnx_path,
-    })
+    Ok(outcome(state, Ending::Finished))
+}
+
+/// Validates, records the epoch and moves the run to the next one.
+fn finish_epoch(
+    state: &mut RunState,
+    learner: &dyn Learner,
+    val_batches: &[data::Batch],
+    epoch_start: Instant,
+    config: &TrainConfig,
+    args: &TrainArgs,
+) -> Result<()> {
+    let train_nll = state.epoch_loss_sum / state.epoch_loss_count.max(1) as f64;
+    let val_nll = learner.evaluate(val_batches);
+    let seconds = epoch_start.elapsed().as_secs_f64();
+    if !args.quiet {
+        eprintln!(
+            "epoch {}/{}: train NLL {train_nll:.4}, val NLL {val_nll:.4} per token ({seconds:.0} s)",
+            state.epoch + 1,
+            config.epochs,
+        );
+    }
+    state.history.push(EpochRecord {
+        epoch: state.epoch + 1,
+        train_nll,
+        val_nll,
+        seconds,
+    });
+    state.epoch += 1;
+    state.batch = 0;
+    state.epoch_loss_sum = 0.0;
+    state.epoch_loss_count = 0;
+    if state.best_val_nll.is_none_or(|b| val_nll < b) {
+        state.best_val_nll = Some(val_nll);
+    }
+    Ok(())
+}
+
+fn engine_name(device: &str, threads: usize) -> String {
+    if device == "cpu" {
+        format!("fused CPU engine, {threads} thread(s)")
+    } else {
+        format!("burn on {device}")
+    }
+}
+
+fn progress_bar(quiet: bool, per_epoch: usize, state: &RunState, epochs: usize) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(per_epoch as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{}/{}", state.epoch + 1, epochs));
+    bar.set_position(state.batch as u64);
+    bar
+}
+
+/// Smoothed loss and recent throughput for the progress bar.
+#[derive(Default)]
+struct Meter {
+    smoothed: Option<f64>,
+    window: Option<(Instant, usize)>,
+}
+
+impl Meter {
+    fn record(&mut self, loss: f64, tokens: usize, lr: f64) -> String {
+        let s = self.smoothed.map_or(loss, |s| 0.95 * s + 0.05 * loss);
+        self.smoothed = Some(s);
+        let (since, count) = self.window.get_or_insert_with(|| (Instant::now(), 0));
+        *count += tokens;
+        let tok_s = *count as f64 / since.elapsed().as_secs_f64().max(1e-9);
+        if *count > 200_000 {
+            self.window = None;
+        }
+        format!("loss {s:.3} · {:.1}k tok/s · lr {lr:.1e}", tok_s / 1e3)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
