@@ -48,10 +48,14 @@ pub fn new_learner(
         hidden_dim: config.hidden_dim,
         num_layers: config.num_layers,
     };
-    // Both engines start from burn's initialisation for the seed.
+    // Both engines start from burn's initialisation for the seed. The lock is held until the
+    // weights are read out: burn may draw them lazily, when first read.
+    let _rng = crate::model::burn_rng();
     let init = |device: &Device| {
         device.seed(config.seed);
-        ContinuoNet::new(vocab, arch, config.dropout, device)
+        let net = ContinuoNet::new(vocab, arch, config.dropout, device);
+        Layout::new(vocab, arch).read(&net);
+        net
     };
     Ok(match device {
         "cpu" => Box::new(FusedLearner::new(&init(&Device::flex()), config, threads)),

@@ -10,6 +10,14 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, tanh};
 use continuo_core::contract::Architecture;
 
+/// burn's random generator is process-wide: whoever seeds it or builds a [`ContinuoNet`]
+/// (which draws initial weights) holds this lock, so that two runs in one process (tests, a
+/// tool training several models) never interleave their draws and a seed means one thing.
+pub fn burn_rng() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Module, Debug)]
 pub struct GruLayer {
     /// `x W^T + Wb`, output `[.., 3 * hidden]` in `z, r, h` order.

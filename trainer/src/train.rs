@@ -177,13 +177,15 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
         );
     }
     let (train_set, val_set) = match &resumed {
-        // Keep the split of the stopped run, by name, even if files were added since.
+        // Keep the split of the stopped run, by name, even if files were added since, and in
+        // its order: the sampler draws by position in this list.
         Some(state) => {
+            let by_name: std::collections::HashMap<&str, &Piece> =
+                pieces.iter().map(|p| (p.name.as_str(), p)).collect();
             let pick = |names: &[String]| -> Vec<Piece> {
-                pieces
+                names
                     .iter()
-                    .filter(|p| names.contains(&p.name))
-                    .cloned()
+                    .filter_map(|n| by_name.get(n.as_str()).map(|p| (*p).clone()))
                     .collect()
             };
             (pick(&state.train_pieces), pick(&state.val_pieces))

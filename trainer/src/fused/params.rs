@@ -117,7 +117,10 @@ impl Layout {
     /// A [`ContinuoNet`] on `device` holding `params`.
     pub fn write(&self, params: &[f32], dropout: f64, device: &Device) -> ContinuoNet {
         assert_eq!(params.len(), self.len);
-        let mut net = ContinuoNet::new(self.vocab, self.arch, dropout, device);
+        let mut net = {
+            let _guard = crate::model::burn_rng();
+            ContinuoNet::new(self.vocab, self.arch, dropout, device)
+        };
         let matrix = |i: usize| -> Param<Tensor<2>> {
             let s = &self.slots[i];
             Param::from_tensor(Tensor::from_data(
