@@ -1,6 +1,8 @@
 //! Training configuration: everything that decides a run, saved beside its checkpoints so
 //! `--resume` continues the same run.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +30,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Save a checkpoint every this many steps (and at each epoch end).
     pub checkpoint_every: usize,
+    /// Start from the weights of this run's checkpoint (fine-tuning) instead of random ones.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
+    /// File names left out of training and validation (e.g. another run's validation pieces).
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 impl Default for TrainConfig {
@@ -49,6 +57,8 @@ impl Default for TrainConfig {
             val_fraction: 0.1,
             seed: 17,
             checkpoint_every: 200,
+            init_from: None,
+            exclude: Vec::new(),
         }
     }
 }

@@ -34,6 +34,8 @@ pub trait Learner {
     fn save(&self, dir: &Path) -> Result<()>;
     /// Reads what [`Learner::save`] wrote.
     fn load(&mut self, dir: &Path) -> Result<()>;
+    /// Reads only the weights of what [`Learner::save`] wrote (to fine-tune from them).
+    fn load_weights(&mut self, dir: &Path) -> Result<()>;
 }
 
 /// The engine a device name selects: `cpu` → fused, anything else → burn on that device.
@@ -151,6 +153,18 @@ impl Learner for FusedLearner {
     }
 
     fn load(&mut self, dir: &Path) -> Result<()> {
+        self.adam.time = self.read_checkpoint(dir, true)?;
+        Ok(())
+    }
+
+    fn load_weights(&mut self, dir: &Path) -> Result<()> {
+        self.read_checkpoint(dir, false).map(|_| ())
+    }
+}
+
+impl FusedLearner {
+    /// Reads the weights and, with `moments`, Adam's moments; returns Adam's step count.
+    fn read_checkpoint(&mut self, dir: &Path, moments: bool) -> Result<usize> {
         let path = dir.join(FUSED_FILE);
         if !path.is_file() {
             bail!(
@@ -167,20 +181,20 @@ impl Learner for FusedLearner {
                 n
             );
         }
-        self.adam.time = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+        let time = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
         let mut values = bytes[16..]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));
-        for buffer in [
-            &mut self.net.params,
-            &mut self.adam.moment_1,
-            &mut self.adam.moment_2,
-        ] {
+        let mut buffers = vec![&mut self.net.params];
+        if moments {
+            buffers.extend([&mut self.adam.moment_1, &mut self.adam.moment_2]);
+        }
+        for buffer in buffers {
             buffer
                 .iter_mut()
                 .for_each(|v| *v = values.next().expect("length checked"));
         }
-        Ok(())
+        Ok(time)
     }
 }
 
@@ -279,15 +293,20 @@ impl Learner for BurnLearner {
                 dir.display()
             );
         }
+        self.load_weights(dir)?;
+        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        self.optim = optim
+            .load(dir.join("optim.bpk"))
+            .map_err(|e| anyhow::anyhow!("loading the optimizer checkpoint: {e:?}"))?;
+        Ok(())
+    }
+
+    fn load_weights(&mut self, dir: &Path) -> Result<()> {
         self.net = self
             .net
             .clone()
             .try_load_file(dir.join("model.bpk"))
             .map_err(|e| anyhow::anyhow!("loading the model checkpoint: {e:?}"))?;
-        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
-        self.optim = optim
-            .load(dir.join("optim.bpk"))
-            .map_err(|e| anyhow::anyhow!("loading the optimizer checkpoint: {e:?}"))?;
         Ok(())
     }
 }

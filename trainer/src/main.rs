@@ -104,6 +104,14 @@ struct TrainCmd {
     /// Stop after this many steps (a checkpoint is saved; continue with --resume).
     #[arg(long)]
     max_steps: Option<usize>,
+    /// Fine-tune: start from the weights of the run in this output folder (its architecture
+    /// is used).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// File names (comma-separated) to leave out of training and validation, for example the
+    /// validation pieces of the run you will fine-tune on.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
 }
 
 impl TrainCmd {
@@ -122,6 +130,8 @@ impl TrainCmd {
                 ("--dropout", self.dropout.is_some()),
                 ("--transpose", self.transpose.is_some()),
                 ("--seed", self.seed.is_some()),
+                ("--init-from", self.init_from.is_some()),
+                ("--exclude", !self.exclude.is_empty()),
             ];
             let refused: Vec<&str> = fixed.iter().filter(|f| f.1).map(|f| f.0).collect();
             if !refused.is_empty() {
@@ -134,7 +144,28 @@ impl TrainCmd {
                 epochs: self.epochs,
             });
         }
+        let mut d = d;
+        if let Some(dir) = &self.init_from {
+            // The network's shape is the initial weights' shape.
+            let base = continuo_trainer::train::saved_config(dir)?;
+            for (flag, given, saved) in [
+                ("--hidden", self.hidden, base.hidden_dim),
+                ("--embed", self.embed, base.embed_dim),
+                ("--layers", self.layers, base.num_layers),
+            ] {
+                if given.is_some_and(|g| g != saved) {
+                    bail!(
+                        "{flag} differs from the network in {} ({saved})",
+                        dir.display()
+                    );
+                }
+            }
+            (d.hidden_dim, d.embed_dim, d.num_layers) =
+                (base.hidden_dim, base.embed_dim, base.num_layers);
+        }
         Ok(Start::Fresh(TrainConfig {
+            init_from: self.init_from.clone(),
+            exclude: self.exclude.clone(),
             epochs: self.epochs.unwrap_or(d.epochs),
             batch_size: self.batch_size.unwrap_or(d.batch_size),
             seq_len: self.seq_len.unwrap_or(d.seq_len),

@@ -119,6 +119,19 @@ fn save_checkpoint(
     Ok(())
 }
 
+/// The config of the run saved in `out`.
+pub fn saved_config(out: &Path) -> Result<TrainConfig> {
+    let path = checkpoint_dir(out).join("config.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (is {} a trainer output folder?)",
+            path.display(),
+            out.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+}
+
 /// The config and progress saved in `out`, with `epochs` applied.
 fn saved_run(out: &Path, epochs: Option<usize>, quiet: bool) -> Result<(TrainConfig, RunState)> {
     let dir = checkpoint_dir(out);
@@ -129,9 +142,7 @@ fn saved_run(out: &Path, epochs: Option<usize>, quiet: bool) -> Result<(TrainCon
             dir.display()
         );
     }
-    let mut config: TrainConfig =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)
-            .context("reading checkpoint config")?;
+    let mut config = saved_config(out)?;
     let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
         .context("reading checkpoint state")?;
     if let Some(epochs) = epochs {
@@ -164,8 +175,18 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
         }
     };
 
-    let (pieces, skipped) = data::load_pieces(&args.data, &vocab)
+    let (mut pieces, skipped) = data::load_pieces(&args.data, &vocab)
         .with_context(|| format!("reading MIDI folder {}", args.data.display()))?;
+    let before = pieces.len();
+    pieces.retain(|p| {
+        !config
+            .exclude
+            .iter()
+            .any(|x| Path::new(&p.name).ends_with(x))
+    });
+    if before != pieces.len() && !args.quiet {
+        eprintln!("left out {} excluded piece(s)", before - pieces.len());
+    }
     for s in &skipped {
         eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
     }
@@ -200,6 +221,11 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
     }
 
     let mut learner = new_learner(&config, vocab.size(), &args.device, args.threads)?;
+    if let (Some(dir), None) = (&config.init_from, &resumed) {
+        learner
+            .load_weights(&checkpoint_dir(dir))
+            .with_context(|| format!("taking initial weights from {}", dir.display()))?;
+    }
     let mut state = match resumed {
         Some(state) => {
             learner.load(&checkpoint_dir(&args.out))?;

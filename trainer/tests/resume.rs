@@ -223,3 +223,37 @@ fn sigterm_mid_run_checkpoints_and_resume_completes() {
         std::fs::remove_dir_all(dir).ok();
     }
 }
+
+#[test]
+fn fine_tuning_starts_from_the_given_run_and_leaves_out_excluded_files() {
+    let data = fixtures("finetune-data", 4, 80);
+    let base = temp_dir("finetune-base");
+    train(Start::Fresh(tiny_config()), &args(&data, &base, None)).unwrap();
+    let tuned = temp_dir("finetune-tuned");
+    let config = TrainConfig {
+        init_from: Some(base.clone()),
+        exclude: vec!["piece3.mid".into()],
+        seed: 99,
+        ..tiny_config()
+    };
+    // Zero steps: the checkpoint holds the starting weights.
+    let start = train(Start::Fresh(config), &args(&data, &tuned, Some(0))).unwrap();
+    let weights = |dir: &Path| {
+        let bytes = checkpoint_weights(dir);
+        // magic + step count, then weights, then Adam's two moments of the same length
+        let n = (bytes.len() - 16) / 12;
+        bytes[16..16 + 4 * n].to_vec()
+    };
+    assert!(weights(&base) == weights(&tuned));
+    let names: Vec<&String> = start
+        .state
+        .train_pieces
+        .iter()
+        .chain(&start.state.val_pieces)
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(!names.iter().any(|n| n.ends_with("piece3.mid")));
+    for dir in [data, base, tuned] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
