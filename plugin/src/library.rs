@@ -71,8 +71,9 @@ pub fn describe(meta: &ModelMeta) -> String {
     let a = meta.architecture;
     let mut s = format!("{}×{} GRU", a.num_layers, a.hidden_dim);
     if let Some(t) = &meta.training {
+        let plural = if t.epochs == 1 { "" } else { "s" };
         s.push_str(&format!(
-            ", {} epochs on {}, validation loss {:.2}",
+            ", {} epoch{plural} on {}, validation loss {:.2}",
             t.epochs, t.dataset, t.val_nll
         ));
     }
@@ -144,6 +145,9 @@ mod tests {
     fn describes_the_shipped_model() {
         let meta: ModelMeta = serde_json::from_str(crate::worker::DEFAULT_META).unwrap();
         let line = describe(&meta);
-        assert!(line.starts_with("2×256 GRU, 20 epochs"), "{line}");
+        assert!(
+            line.starts_with("2×256 GRU, 1 epoch on 48 pieces, fine-tuned from piano"),
+            "{line}"
+        );
     }
 }

@@ -135,16 +135,40 @@ pub struct ContinuoParams {
     pub device: EnumParam<Device>,
 }
 
+const NOTE_NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
 fn note_name(n: i32) -> String {
-    const NAMES: [&str; 12] = [
-        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-    ];
     format!(
         "{}{}",
-        NAMES[n.rem_euclid(12) as usize],
+        NOTE_NAMES[n.rem_euclid(12) as usize],
         n.div_euclid(12) - 1
     )
 }
+
+/// Reads what [`note_name`] writes ("C-1", "F#4"), or a MIDI note number, as hosts send the
+/// shown text back.
+fn note_number(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    // The longest name that prefixes the text, so "C#4" is not read as "C" + "#4".
+    let (pitch, name) = NOTE_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| {
+            s.get(..name.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(name))
+        })
+        .max_by_key(|(_, name)| name.len())?;
+    let octave: i32 = s.get(name.len()..)?.trim().parse().ok()?;
+    Some((octave + 1) * 12 + pitch as i32)
+}
+
+/// The text of a seed: 0 means a new seed for every answer.
+const SEED_VARY: &str = "Vary";
 
 /// The top of the "Longest note" range, which means no limit.
 pub const LONGEST_NOTE_UNLIMITED: f32 = 16.0;
@@ -202,9 +226,11 @@ impl ContinuoParams {
             key: EnumParam::new("Key", Key::C),
             scale: EnumParam::new("Scale lock", ScaleParam::Chromatic),
             lowest: IntParam::new("Lowest note", 21, IntRange::Linear { min: 0, max: 127 })
-                .with_value_to_string(Arc::new(note_name)),
+                .with_value_to_string(Arc::new(note_name))
+                .with_string_to_value(Arc::new(note_number)),
             highest: IntParam::new("Highest note", 108, IntRange::Linear { min: 0, max: 127 })
-                .with_value_to_string(Arc::new(note_name)),
+                .with_value_to_string(Arc::new(note_name))
+                .with_string_to_value(Arc::new(note_number)),
             longest_note: FloatParam::new(
                 "Longest note",
                 DEFAULT_LONGEST_NOTE_BEATS,
@@ -239,9 +265,21 @@ impl ContinuoParams {
             channel: IntParam::new("Output channel", 1, IntRange::Linear { min: 1, max: 16 }),
             pass_through: BoolParam::new("Pass input through", true),
             seed: IntParam::new("Seed", 0, IntRange::Linear { min: 0, max: 9999 })
-                .with_value_to_string(Arc::new(
-                    |v| if v == 0 { "Vary".into() } else { v.to_string() },
-                )),
+                .with_value_to_string(Arc::new(|v| {
+                    if v == 0 {
+                        SEED_VARY.into()
+                    } else {
+                        v.to_string()
+                    }
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    let s = s.trim();
+                    if s.eq_ignore_ascii_case(SEED_VARY) {
+                        Some(0)
+                    } else {
+                        s.parse().ok()
+                    }
+                })),
             device: EnumParam::new("Inference device", Device::Cpu),
         }
     }
@@ -266,6 +304,26 @@ mod tests {
         let shown = p.enabled.normalized_value_to_string(1.0, true);
         assert_eq!(p.enabled.string_to_normalized_value(&shown), Some(1.0));
         assert_eq!(p.enabled.string_to_normalized_value("Off"), Some(0.0));
+    }
+
+    /// clap-validator's param-conversions check: every shown text parses back to its value.
+    #[test]
+    fn note_and_seed_texts_parse_back() {
+        let p = ContinuoParams::new(Arc::new(|| None));
+        for param in [&p.lowest, &p.highest, &p.seed] {
+            for step in [0.0, 0.1, 0.27, 0.5, 0.93, 1.0] {
+                let v = param.preview_normalized(param.preview_plain(step));
+                let text = param.normalized_value_to_string(v, true);
+                assert_eq!(param.string_to_normalized_value(&text), Some(v), "{text}");
+            }
+        }
+        assert_eq!(note_number("C-1"), Some(0));
+        assert_eq!(note_number("c#4"), Some(61));
+        assert_eq!(note_number("G9"), Some(127));
+        assert_eq!(note_number("A0"), Some(21));
+        assert_eq!(note_number("60"), Some(60));
+        assert_eq!(note_number("H2"), None);
+        assert_eq!(note_number("C♯4"), None);
     }
 
     #[test]

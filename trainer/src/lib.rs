@@ -13,6 +13,11 @@ pub mod train;
 use anyhow::{bail, Result};
 use burn::tensor::Device;
 
+#[allow(dead_code)] // unused when built with every backend
+fn without_backend(name: &str) -> String {
+    format!("this trainer was built without the `{name}` backend; rebuild with `--features {name}`")
+}
+
 /// The training device named on the command line.
 pub fn device(name: &str) -> Result<Device> {
     match name {
@@ -21,9 +26,10 @@ pub fn device(name: &str) -> Result<Device> {
         "cuda" => Ok(Device::cuda(0)),
         #[cfg(feature = "wgpu")]
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        "cuda" | "wgpu" => bail!(
-            "this trainer was built without the `{name}` backend; rebuild with `--features {name}`"
-        ),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => bail!(without_backend("cuda")),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => bail!(without_backend("wgpu")),
         other => bail!("unknown device {other:?} (expected cpu, flex, cuda or wgpu)"),
     }
 }

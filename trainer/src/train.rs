@@ -438,7 +438,14 @@ fn metadata(
     let last = state.history.last().cloned().unwrap_or_default();
     let mut meta = ModelMeta::new(name, vocab, arch);
     meta.training = Some(TrainingInfo {
-        dataset: format!("{} pieces", train.len() + val.len()),
+        dataset: match &config.init_from {
+            Some(base) => format!(
+                "{} pieces, fine-tuned from {}",
+                train.len() + val.len(),
+                base.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            None => format!("{} pieces", train.len() + val.len()),
+        },
         attribution: attribution.into(),
         pieces_train: train.len(),
         pieces_val: val.len(),

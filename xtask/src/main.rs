@@ -258,8 +258,16 @@ fn install(no_install: bool) -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or(home.join(".local/share"))
         .join("continuo");
-    // The plugin window lists the models in this folder.
+    // The plugin window lists the models in this folder. The built-in model is inside the
+    // plugin; the other shipped models are copied here so the window offers them too.
     std::fs::create_dir_all(data.join("models"))?;
+    for entry in std::fs::read_dir("models")? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default();
+        if path.is_dir() && name != BUILT_IN_MODEL {
+            copy_dir(&path, &data.join("models").join(name))?;
+        }
+    }
     std::fs::copy(fetch_ort()?, data.join(ORT_LIB))?;
     println!(
         "installed Continuo.clap into {} and Continuo.vst3 into {}; \
@@ -270,6 +278,9 @@ fn install(no_install: bool) -> Result<()> {
     );
     Ok(())
 }
+
+/// The folder under `models/` the plugin embeds (see `plugin/src/worker.rs`).
+const BUILT_IN_MODEL: &str = "chopin";
 
 fn demo(args: &[String]) -> Result<()> {
     let lib = fetch_ort()?;
