@@ -68,6 +68,21 @@ pub fn new_learner(
     })
 }
 
+/// The mean over every token of `batches`, from each batch's mean `loss` (NaN for none).
+fn mean_per_token(batches: &[Batch], mut loss: impl FnMut(&Batch) -> f64) -> f64 {
+    let (mut sum, mut count) = (0.0, 0usize);
+    for b in batches {
+        let tokens = b.batch * b.seq_len;
+        sum += loss(b) * tokens as f64;
+        count += tokens;
+    }
+    if count == 0 {
+        f64::NAN
+    } else {
+        sum / count as f64
+    }
+}
+
 pub struct FusedLearner {
     net: FusedNet,
     adam: Adam,
@@ -119,17 +134,9 @@ impl Learner for FusedLearner {
     }
 
     fn evaluate(&self, batches: &[Batch]) -> f64 {
-        let (mut sum, mut count) = (0.0, 0usize);
-        for b in batches {
-            let tokens = b.batch * b.seq_len;
-            sum += self.net.pass(&Self::window(b), None, false).loss * tokens as f64;
-            count += tokens;
-        }
-        if count == 0 {
-            f64::NAN
-        } else {
-            sum / count as f64
-        }
+        mean_per_token(batches, |b| {
+            self.net.pass(&Self::window(b), None, false).loss
+        })
     }
 
     fn net(&self) -> ContinuoNet {
@@ -255,17 +262,9 @@ impl Learner for BurnLearner {
     fn evaluate(&self, batches: &[Batch]) -> f64 {
         let net = self.net.valid();
         let device = self.device.clone().inner();
-        let (mut sum, mut count) = (0.0, 0usize);
-        for b in batches {
-            let loss: f32 = burn_loss(&net, b, &device).into_scalar();
-            sum += f64::from(loss) * (b.batch * b.seq_len) as f64;
-            count += b.batch * b.seq_len;
-        }
-        if count == 0 {
-            f64::NAN
-        } else {
-            sum / count as f64
-        }
+        mean_per_token(batches, |b| {
+            f64::from(burn_loss(&net, b, &device).into_scalar::<f32>())
+        })
     }
 
     fn net(&self) -> ContinuoNet {

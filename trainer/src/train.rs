@@ -327,17 +327,18 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
             args,
         )?;
         if state.history.last().map(|r| r.val_nll) == state.best_val_nll {
+            let net = learner.net();
             let meta = metadata(
                 &args.name,
                 vocab,
-                learner.net().architecture(),
+                net.architecture(),
                 &config,
                 &state,
                 &train_set,
                 &val_set,
                 &args.attribution,
             );
-            write_model(&args.out, &learner.net(), &meta)?;
+            write_model(&args.out, &net, &meta)?;
         }
         save_checkpoint(&args.out, &config, learner.as_ref(), &state)?;
     }

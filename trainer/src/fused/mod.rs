@@ -18,8 +18,6 @@ pub mod params;
 
 use std::sync::Mutex;
 
-use continuo_core::contract::Architecture;
-
 use params::Layout;
 
 /// Which dropout masks a training pass draws.
@@ -103,10 +101,6 @@ impl FusedNet {
         }
     }
 
-    pub fn architecture(&self) -> Architecture {
-        self.layout.arch
-    }
-
     /// Loss (and with `grads`, its gradients) of the network over `window`.
     pub fn pass(&self, window: &Window, dropout: Option<DropoutKey>, grads: bool) -> Pass {
         let b = window.batch;
@@ -168,6 +162,18 @@ impl FusedNet {
         pass
     }
 
+    fn layer_weights(&self, l: usize) -> gru::Weights<'_> {
+        let s = self.layout.layer(l);
+        let p = &self.params;
+        gru::Weights {
+            w: &p[s.w],
+            wb: &p[s.wb],
+            r: &p[s.r],
+            rb: &p[s.rb],
+            hidden: self.layout.arch.hidden_dim,
+        }
+    }
+
     /// Hands a pass's gradient buffer back for the next pass.
     pub fn recycle(&self, grads: Vec<f32>) {
         self.pool(0).put(grads);
@@ -211,14 +217,7 @@ impl FusedNet {
         let mut masks = Vec::new();
         let mut state = vec![0.0; lay.arch.num_layers * b * h];
         for l in 0..lay.arch.num_layers {
-            let s = lay.layer(l);
-            let weights = gru::Weights {
-                w: &p[s.w],
-                wb: &p[s.wb],
-                r: &p[s.r],
-                rb: &p[s.rb],
-                hidden: h,
-            };
+            let weights = self.layer_weights(l);
             let h0 = match window.state {
                 Some(st) => st[(l * window.batch + lo) * h..(l * window.batch + hi) * h].to_vec(),
                 None => vec![0.0; b * h],
@@ -303,13 +302,7 @@ impl FusedNet {
                 dy.iter_mut().zip(mask).for_each(|(d, m)| *d *= m);
             }
             let s = lay.layer(l);
-            let weights = gru::Weights {
-                w: &p[s.w.clone()],
-                wb: &p[s.wb.clone()],
-                r: &p[s.r.clone()],
-                rb: &p[s.rb.clone()],
-                hidden: h,
-            };
+            let weights = self.layer_weights(l);
             let (gw, gwb, gr, grb) = split4(&mut g, [s.w, s.wb, s.r, s.rb]);
             let mut dx = pool.zeros(rows * s.d_input);
             let dh0 = gru::backward(
