@@ -37,17 +37,102 @@ pub enum MidiError {
     Write(String),
 }
 
-const SUSTAIN_CC: u8 = 64;
+/// The sustain pedal's controller number.
+pub const SUSTAIN_CC: u8 = 64;
 const DEFAULT_US_PER_BEAT: u32 = 500_000;
 /// PPQ used when writing; divisible by 24 (our grid) and by 5 and 7 for odd tuplets.
 pub const WRITE_PPQ: u16 = 840;
 
-#[derive(Clone, Copy)]
+/// Pedal positions at or above this value hold the dampers up (the MIDI convention).
+pub const SUSTAIN_DOWN: u8 = 64;
+
+#[derive(Debug, Clone, Copy)]
 struct Sounding {
     velocity: u8,
     start: f64,
     /// Key released while the pedal was down: the note rings until pedal-up.
     held_by_pedal: bool,
+}
+
+/// Turns key and sustain-pedal events into sounding notes, as a piano does: a key released
+/// while the pedal is down rings on until the pedal comes up or the key is struck again.
+/// The MIDI file reader (one per channel) and the plugin's live input share it, so a phrase
+/// played live becomes the same notes the model was trained on from files.
+#[derive(Debug, Clone)]
+pub struct Keyboard {
+    sounding: [Option<Sounding>; 128],
+    pedal: bool,
+}
+
+impl Default for Keyboard {
+    fn default() -> Self {
+        Self {
+            sounding: [None; 128],
+            pedal: false,
+        }
+    }
+}
+
+impl Keyboard {
+    /// A key pressed at `beat`. Re-striking a ringing key ends its previous sound.
+    pub fn key_down(&mut self, pitch: u8, velocity: u8, beat: f64, out: &mut impl FnMut(Note)) {
+        let p = usize::from(pitch & 127);
+        if let Some(s) = self.sounding[p].take() {
+            out(finished(p as u8, s, beat));
+        }
+        self.sounding[p] = Some(Sounding {
+            velocity,
+            start: beat,
+            held_by_pedal: false,
+        });
+    }
+
+    /// A key released at `beat`: the note ends now, or at pedal-up if the pedal is down.
+    pub fn key_up(&mut self, pitch: u8, beat: f64, out: &mut impl FnMut(Note)) {
+        let p = usize::from(pitch & 127);
+        if self.pedal {
+            if let Some(s) = self.sounding[p].as_mut() {
+                s.held_by_pedal = true;
+            }
+        } else if let Some(s) = self.sounding[p].take() {
+            out(finished(p as u8, s, beat));
+        }
+    }
+
+    /// The sustain pedal moved to `down` at `beat`; lifting it ends the notes it held.
+    pub fn pedal(&mut self, down: bool, beat: f64, out: &mut impl FnMut(Note)) {
+        if self.pedal && !down {
+            for (p, slot) in self.sounding.iter_mut().enumerate() {
+                if let Some(s) = slot.take_if(|s| s.held_by_pedal) {
+                    out(finished(p as u8, s, beat));
+                }
+            }
+        }
+        self.pedal = down;
+    }
+
+    pub fn pedal_down(&self) -> bool {
+        self.pedal
+    }
+
+    /// Ends everything still sounding at `beat` (a truncated file, a forgotten phrase).
+    pub fn release_all(&mut self, beat: f64, out: &mut impl FnMut(Note)) {
+        for (p, slot) in self.sounding.iter_mut().enumerate() {
+            if let Some(s) = slot.take() {
+                out(finished(p as u8, s, beat));
+            }
+        }
+        self.pedal = false;
+    }
+}
+
+fn finished(pitch: u8, s: Sounding, end: f64) -> Note {
+    Note {
+        pitch,
+        velocity: s.velocity,
+        start: s.start,
+        end: end.max(s.start),
+    }
 }
 
 /// Converts absolute ticks to beats.
@@ -127,62 +212,34 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
         Timing::Timecode(..) => return Err(MidiError::Timing("0 subframes per frame".into())),
     };
 
-    let mut sounding: [[Option<Sounding>; 128]; 16] = [[None; 128]; 16];
-    let mut pedal = [false; 16];
+    let mut keyboards: [Keyboard; 16] = std::array::from_fn(|_| Keyboard::default());
     let mut notes = Vec::new();
+    let mut out = |n: Note| notes.push(n);
     let mut last_beat = 0.0f64;
 
     for (tick, _, kind) in events {
         let TrackEventKind::Midi { channel, message } = kind else {
             continue;
         };
-        let ch = channel.as_int() as usize;
+        let keyboard = &mut keyboards[channel.as_int() as usize];
         let beat = clock.beats(tick);
         last_beat = last_beat.max(beat);
         match message {
             MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                let p = key.as_int() as usize;
-                // Re-striking a ringing key ends the previous sound.
-                if let Some(s) = sounding[ch][p].take() {
-                    push_note(&mut notes, p as u8, s, beat);
-                }
-                sounding[ch][p] = Some(Sounding {
-                    velocity: vel.as_int(),
-                    start: beat,
-                    held_by_pedal: false,
-                });
+                keyboard.key_down(key.as_int(), vel.as_int(), beat, &mut out);
             }
             MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                let p = key.as_int() as usize;
-                if pedal[ch] {
-                    if let Some(s) = sounding[ch][p].as_mut() {
-                        s.held_by_pedal = true;
-                    }
-                } else if let Some(s) = sounding[ch][p].take() {
-                    push_note(&mut notes, p as u8, s, beat);
-                }
+                keyboard.key_up(key.as_int(), beat, &mut out);
             }
             MidiMessage::Controller { controller, value } if controller.as_int() == SUSTAIN_CC => {
-                let down = value.as_int() >= 64;
-                if pedal[ch] && !down {
-                    for (p, slot) in sounding[ch].iter_mut().enumerate() {
-                        if let Some(s) = slot.take_if(|s| s.held_by_pedal) {
-                            push_note(&mut notes, p as u8, s, beat);
-                        }
-                    }
-                }
-                pedal[ch] = down;
+                keyboard.pedal(value.as_int() >= SUSTAIN_DOWN, beat, &mut out);
             }
             _ => {}
         }
     }
     // Notes never released (truncated files) end with the last event.
-    for ch in sounding.iter_mut() {
-        for (p, s) in ch.iter_mut().enumerate() {
-            if let Some(s) = s.take() {
-                push_note(&mut notes, p as u8, s, last_beat);
-            }
-        }
+    for keyboard in &mut keyboards {
+        keyboard.release_all(last_beat, &mut out);
     }
     if notes.is_empty() {
         return Err(MidiError::NoNotes);
@@ -192,15 +249,6 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
         notes,
         bpm: 60e6 / f64::from(first_us),
     })
-}
-
-fn push_note(notes: &mut Vec<Note>, pitch: u8, s: Sounding, end: f64) {
-    notes.push(Note {
-        pitch,
-        velocity: s.velocity,
-        start: s.start,
-        end: end.max(s.start),
-    });
 }
 
 impl Score {
@@ -393,6 +441,35 @@ mod tests {
         assert_eq!(score.notes.len(), 2);
         assert_eq!(score.notes[0].end, 1.0);
         assert_eq!(score.notes[1].end, 2.0);
+    }
+
+    #[test]
+    fn keyboard_plays_live_input_as_the_file_reader_does() {
+        let mut k = Keyboard::default();
+        let mut notes = Vec::new();
+        let mut out = |n: Note| notes.push(n);
+        k.key_down(60, 90, 0.0, &mut out);
+        k.pedal(true, 0.5, &mut out);
+        k.key_up(60, 1.0, &mut out);
+        k.key_down(64, 80, 1.0, &mut out);
+        k.key_up(64, 1.5, &mut out);
+        assert!(k.pedal_down());
+        k.key_down(64, 70, 2.0, &mut out); // re-struck under the pedal
+        k.pedal(false, 3.0, &mut out);
+        k.key_up(64, 3.5, &mut out);
+        k.key_down(67, 60, 4.0, &mut out);
+        k.release_all(5.0, &mut out);
+        let got: Vec<_> = notes.iter().map(|n| (n.pitch, n.start, n.end)).collect();
+        assert_eq!(
+            got,
+            [
+                (64, 1.0, 2.0),
+                (60, 0.0, 3.0),
+                (64, 2.0, 3.5),
+                (67, 4.0, 5.0)
+            ]
+        );
+        assert!(!k.pedal_down());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::contract::{
     model_files, ContractError, ModelMeta, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
 };
-use crate::sampling::{sample, Constraints, Rng};
+use crate::sampling::{sample, Constraints, Guide, Onsets, Rng, Sampling};
 use crate::tokens::{Decoder, NoteEvent};
 use crate::vocab::Token;
 
@@ -110,15 +110,35 @@ fn runtime(extra: &[PathBuf]) -> Result<(PathBuf, Environment), RuntimeError> {
             let list: Vec<_> = candidates.iter().map(|p| p.display().to_string()).collect();
             return Err(RuntimeError::LibraryNotFound(list.join(", ")).to_string());
         };
+        disable_telemetry();
         let loaded = ort::init_from(&path)
             .map_err(|e| e.to_string())
-            .and_then(|b| b.with_name("continuo").build().map_err(|e| e.to_string()));
+            .and_then(|b| {
+                b.with_name("continuo")
+                    .with_telemetry(false)
+                    .build()
+                    .map_err(|e| e.to_string())
+            });
         match loaded {
             Ok(env) => Ok((path, env)),
             Err(message) => Err(RuntimeError::LibraryLoad { path, message }.to_string()),
         }
     });
     outcome.clone().map_err(RuntimeError::Ort)
+}
+
+/// ONNX Runtime's telemetry keeps a device id and a database under `~/.cache/Microsoft`
+/// from the moment the library loads, and Continuo writes nothing where the user did not
+/// ask. Turning telemetry events off on the environment does not stop that file; the
+/// library's own switch, an environment variable it reads at load, does. A user's own
+/// setting wins.
+fn disable_telemetry() {
+    const SWITCH: &str = "ORT_DISABLE_TELEMETRY";
+    if std::env::var_os(SWITCH).is_none() {
+        // Runs once per process, before the library loads. glibc's setenv never frees the
+        // environment a concurrent getenv (a host's thread) may be reading.
+        unsafe { std::env::set_var(SWITCH, "1") };
+    }
 }
 
 /// A loaded model with its recurrent state, run one or more tokens at a time (batch 1).
@@ -298,6 +318,8 @@ pub struct Generator {
     rng: Rng,
     /// Token fed last; its logits are in the model's buffer.
     primed: bool,
+    onsets: Onsets,
+    guide: Guide,
 }
 
 impl Generator {
@@ -308,6 +330,8 @@ impl Generator {
             decoder,
             rng: Rng::new(seed),
             primed: false,
+            onsets: Onsets::default(),
+            guide: Guide::default(),
         }
     }
 
@@ -329,11 +353,20 @@ impl Generator {
         ids.extend(context.iter().map(|&t| vocab.encode(t) as u32));
         self.model.run(&ids)?;
         self.decoder = Decoder::new(vocab);
+        self.onsets = Onsets::default();
+        let mut pitches = Vec::new();
         for &t in context {
+            if let Token::NoteOn(p) = t {
+                self.onsets.strike(p, self.decoder.step());
+                pitches.push(p);
+            }
             self.decoder.feed(t, |_| {});
         }
-        // Context time is over; what follows counts from zero.
+        self.guide = Guide::from_pitches(&pitches);
+        // Context time is over; what follows counts from zero. The context's last onset
+        // stays "previous" for the first generated one.
         self.decoder = rebased(&self.decoder);
+        self.onsets = self.onsets.rebased();
         self.primed = true;
         Ok(())
     }
@@ -344,7 +377,7 @@ impl Generator {
     pub fn step(
         &mut self,
         constraints: &Constraints,
-        temperature: f32,
+        sampling: &Sampling,
         emit: impl FnMut(NoteEvent),
     ) -> Result<Option<Token>, RuntimeError> {
         if !self.primed {
@@ -360,12 +393,25 @@ impl Generator {
         }
         let decoder = &self.decoder;
         let logits = &mut self.model.logits;
-        let Some(id) = sample(logits, temperature, &mut self.rng, |i| {
+        if sampling.repeat_penalty > 0.0 || sampling.follow > 0.0 {
+            let repeats = self.onsets.previous_at(decoder.step());
+            let on = vocab.note_on_range();
+            for (p, l) in logits[on].iter_mut().enumerate() {
+                if repeats & (1 << p) != 0 {
+                    *l -= sampling.repeat_penalty;
+                }
+                *l += sampling.follow * self.guide.bias(p as u8);
+            }
+        }
+        let Some(id) = sample(logits, sampling, &mut self.rng, |i| {
             constraints.allows_id(&vocab, i, decoder)
         }) else {
             return Ok(None);
         };
         let token = vocab.decode(id).expect("sampled id is in the vocabulary");
+        if let Token::NoteOn(p) = token {
+            self.onsets.strike(p, self.decoder.step());
+        }
         self.decoder.feed(token, emit);
         self.model.run(&[id as u32])?;
         Ok(Some(token))

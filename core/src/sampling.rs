@@ -35,12 +35,51 @@ impl Rng {
     }
 }
 
-/// Draws a token id from `logits` at `temperature`, considering only ids where `allowed` is
-/// true. Temperature ≤ 0 picks the most likely allowed id. Overwrites `logits`.
-/// Returns `None` if nothing is allowed.
+/// How tokens are drawn from the model's distribution: the settings a player turns and
+/// `trainer generate` / `trainer check` take as flags. The defaults are the plugin's, chosen
+/// on the continuation check (README, "Sampling").
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sampling {
+    /// Flattens (> 1) or sharpens (< 1) the distribution; ≤ 0 always picks the likeliest.
+    pub temperature: f32,
+    /// Min-p truncation: tokens less likely than `min_p` × the likeliest token's probability
+    /// are never drawn. It cuts the unlikely tail whose accidental picks sound like wrong notes,
+    /// and it adapts to the model's confidence, which a fixed top-k cannot. 0 disables it.
+    pub min_p: f32,
+    /// Logit penalty (nats) on striking again a pitch struck at the previous onset. Piano
+    /// music re-strikes the previous pitch at about one onset in six; small models do it far
+    /// more, and a melody of one repeated pitch is the commonest complaint. 0 disables it.
+    pub repeat_penalty: f32,
+    /// Strength of the pull toward the phrase's pitch classes and register ([`Guide`]): a
+    /// small model drifts away from both, and an answer a musician keeps stays in the
+    /// phrase's key and on its part of the keyboard. 0 disables it.
+    pub follow: f32,
+}
+
+impl Sampling {
+    pub const DEFAULT_TEMPERATURE: f32 = 1.1;
+    pub const DEFAULT_MIN_P: f32 = 0.02;
+    pub const DEFAULT_REPEAT_PENALTY: f32 = 1.5;
+    pub const DEFAULT_FOLLOW: f32 = 0.7;
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            temperature: Self::DEFAULT_TEMPERATURE,
+            min_p: Self::DEFAULT_MIN_P,
+            repeat_penalty: Self::DEFAULT_REPEAT_PENALTY,
+            follow: Self::DEFAULT_FOLLOW,
+        }
+    }
+}
+
+/// Draws a token id from `logits` with `sampling`'s temperature and min-p, considering only
+/// ids where `allowed` is true. Temperature ≤ 0 picks the most likely allowed id. Overwrites
+/// `logits`. Returns `None` if nothing is allowed.
 pub fn sample(
     logits: &mut [f32],
-    temperature: f32,
+    sampling: &Sampling,
     rng: &mut Rng,
     allowed: impl Fn(usize) -> bool,
 ) -> Option<usize> {
@@ -51,13 +90,21 @@ pub fn sample(
         }
     }
     let (argmax, max) = best?;
-    if temperature <= 1e-4 {
+    if sampling.temperature <= 1e-4 {
         return Some(argmax);
     }
-    let inv_t = 1.0 / temperature;
+    // Min-p on the untempered distribution: p / p_max ≥ min_p ⇔ logit ≥ max + ln(min_p).
+    // Temperature then only reshapes what min-p kept, so turning it up adds variety among
+    // plausible notes rather than letting implausible ones in.
+    let floor = if sampling.min_p > 0.0 {
+        max + sampling.min_p.min(1.0).ln()
+    } else {
+        f32::NEG_INFINITY
+    };
+    let inv_t = 1.0 / sampling.temperature;
     let mut total = 0.0f64;
     for (i, l) in logits.iter_mut().enumerate() {
-        *l = if allowed(i) && l.is_finite() {
+        *l = if allowed(i) && l.is_finite() && *l >= floor {
             ((*l - max) * inv_t).exp()
         } else {
             0.0
@@ -76,6 +123,109 @@ pub fn sample(
         }
     }
     Some(last_positive)
+}
+
+/// Where the phrase lives: a log-prior over note-on pitches from the pitch classes and the
+/// register of the context's latest notes. Added (times [`Sampling::follow`]) to note-on
+/// logits, it keeps an answer near the phrase's key and hands without forbidding anything.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guide {
+    bias: [f32; 128],
+}
+
+impl Default for Guide {
+    /// No pull anywhere (no phrase).
+    fn default() -> Self {
+        Self { bias: [0.0; 128] }
+    }
+}
+
+impl Guide {
+    /// Notes of the context the guide reads: the latest ones, about four bars of melody.
+    pub const NOTES: usize = 64;
+    /// The register's spread is at least this (semitones), so a phrase of one repeated note
+    /// does not pin the answer to it.
+    const MIN_SPREAD: f32 = 4.0;
+
+    /// From the pitches of the context's note-ons, oldest first (only the last
+    /// [`Self::NOTES`] count).
+    pub fn from_pitches(pitches: &[u8]) -> Self {
+        let recent = &pitches[pitches.len().saturating_sub(Self::NOTES)..];
+        if recent.is_empty() {
+            return Self::default();
+        }
+        let n = recent.len() as f32;
+        let mut classes = [0f32; 12];
+        for &p in recent {
+            classes[usize::from(p % 12)] += 1.0;
+        }
+        let mean = recent.iter().map(|&p| f32::from(p)).sum::<f32>() / n;
+        let var = recent
+            .iter()
+            .map(|&p| (f32::from(p) - mean).powi(2))
+            .sum::<f32>()
+            / n;
+        let spread = var.sqrt().max(Self::MIN_SPREAD);
+        let mut bias = [0f32; 128];
+        for (p, b) in bias.iter_mut().enumerate() {
+            // Add-½ smoothing; 0 where the phrase is uniform over the twelve classes.
+            let class = (12.0 * (classes[p % 12] + 0.5) / (n + 6.0)).ln();
+            let z = (p as f32 - mean) / spread;
+            *b = class - 0.5 * z * z;
+        }
+        Self { bias }
+    }
+
+    /// Log-prior of a note-on of `pitch`.
+    pub fn bias(&self, pitch: u8) -> f32 {
+        self.bias[usize::from(pitch & 127)]
+    }
+}
+
+/// The pitches of the most recent onsets, for the repetition penalty: which pitches the
+/// onset before "now" struck. Fed every token of context and generation alike, so the
+/// answer's first note also knows the phrase's last one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Onsets {
+    /// Pitches struck at `current_step`.
+    current: u128,
+    current_step: u64,
+    /// Pitches of the onset before `current`.
+    previous: u128,
+}
+
+impl Onsets {
+    /// Records a note-on of `pitch` at grid step `step` (non-decreasing).
+    pub fn strike(&mut self, pitch: u8, step: u64) {
+        if self.current != 0 && step != self.current_step {
+            self.previous = self.current;
+            self.current = 0;
+        }
+        self.current_step = step;
+        self.current |= 1 << (pitch & 127);
+    }
+
+    /// The same onsets with time restarted: the last one counts as "previous" for any step.
+    pub fn rebased(&self) -> Self {
+        Self {
+            current: 0,
+            current_step: 0,
+            previous: if self.current != 0 {
+                self.current
+            } else {
+                self.previous
+            },
+        }
+    }
+
+    /// Pitches a note-on at `step` would repeat: those of the last onset before `step`.
+    pub fn previous_at(&self, step: u64) -> u128 {
+        if self.current != 0 && step != self.current_step {
+            self.current
+        } else {
+            self.previous
+        }
+    }
 }
 
 /// Scales offered by the key lock, as pitch-class sets relative to the root.
@@ -144,6 +294,9 @@ pub struct Constraints {
     /// then ends the note itself (a GRU sometimes forgets a note and drones on). `None`: no
     /// limit.
     pub max_note_beats: Option<f32>,
+    /// Grid step time may not pass: the end of the answer, so its last notes end on it
+    /// exactly rather than a time shift beyond. `None`: open-ended.
+    pub end_step: Option<u64>,
 }
 
 impl Default for Constraints {
@@ -155,6 +308,7 @@ impl Default for Constraints {
             max_polyphony: 10,
             max_events_per_step: 12,
             max_note_beats: None,
+            end_step: None,
         }
     }
 }
@@ -177,10 +331,14 @@ impl Constraints {
             }
             // A note ends at least one step after it starts: an empty note is never heard.
             Token::NoteOff(p) => decoder.held(p).is_some_and(|h| h > 0),
-            Token::TimeShift(n) => match (self.max_note_steps(decoder), decoder.longest_held()) {
-                (Some(max), Some((_, held))) => held + u64::from(n) <= max,
-                _ => true,
-            },
+            Token::TimeShift(n) => {
+                let n = u64::from(n);
+                let within_note = match (self.max_note_steps(decoder), decoder.longest_held()) {
+                    (Some(max), Some((_, held))) => held + n <= max,
+                    _ => true,
+                };
+                within_note && self.end_step.is_none_or(|end| decoder.step() + n <= end)
+            }
             Token::Velocity(_) => true,
         }
     }
@@ -211,13 +369,88 @@ impl Constraints {
 mod tests {
     use super::*;
 
+    /// Temperature alone, as sampling was before min-p.
+    fn plain(temperature: f32) -> Sampling {
+        Sampling {
+            temperature,
+            min_p: 0.0,
+            repeat_penalty: 0.0,
+            follow: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_guide_pulls_toward_the_phrases_key_and_register() {
+        assert_eq!(Guide::from_pitches(&[]), Guide::default());
+        // C major around middle C.
+        let g = Guide::from_pitches(&[60, 62, 64, 65, 67, 69, 71, 72, 67, 64]);
+        assert!(g.bias(64) > g.bias(63), "E over E flat");
+        assert!(g.bias(67) > g.bias(66), "G over F sharp");
+        assert!(
+            g.bias(64) > g.bias(88),
+            "near the phrase over two octaves up"
+        );
+        assert!(g.bias(64) > g.bias(40), "and two octaves down");
+        assert!(g.bias(64) > 0.0 && g.bias(61) < 0.0);
+        // Only the latest notes count.
+        let mut long = vec![30u8; 200];
+        long.extend([60, 64, 67].repeat(30));
+        let g = Guide::from_pitches(&long);
+        assert!(g.bias(64) > g.bias(30));
+    }
+
+    fn greedy() -> Sampling {
+        plain(0.0)
+    }
+
+    #[test]
+    fn min_p_never_draws_the_unlikely_tail() {
+        // p ∝ [1, 0.5, 0.04, 0.01]: with min_p 0.05, ids 2 and 3 are below 0.05 × p_max.
+        let logits = [0.0f32, 0.5f32.ln(), 0.04f32.ln(), 0.01f32.ln()];
+        let s = Sampling {
+            temperature: 1.5,
+            min_p: 0.05,
+            ..plain(1.5)
+        };
+        let mut rng = Rng::new(9);
+        let mut seen = [0u32; 4];
+        for _ in 0..5_000 {
+            seen[sample(&mut logits.clone(), &s, &mut rng, |_| true).unwrap()] += 1;
+        }
+        assert!(seen[0] > 0 && seen[1] > 0);
+        assert_eq!(seen[2] + seen[3], 0, "{seen:?}");
+        // Without it the tail is drawn now and then.
+        let mut seen = [0u32; 4];
+        for _ in 0..5_000 {
+            seen[sample(&mut logits.clone(), &plain(1.5), &mut rng, |_| true).unwrap()] += 1;
+        }
+        assert!(seen[2] + seen[3] > 0);
+        // Min-p keeps the likeliest allowed id even when the likeliest overall is masked.
+        let mut l = logits;
+        assert_eq!(sample(&mut l, &s, &mut rng, |i| i == 3), Some(3));
+    }
+
+    #[test]
+    fn onsets_remember_the_previous_chord() {
+        let mut o = Onsets::default();
+        assert_eq!(o.previous_at(0), 0);
+        o.strike(60, 0);
+        o.strike(64, 0);
+        assert_eq!(o.previous_at(0), 0, "a chord's own notes are not repeats");
+        let chord = 1u128 << 60 | 1u128 << 64;
+        assert_eq!(o.previous_at(5), chord);
+        o.strike(62, 5);
+        assert_eq!(o.previous_at(5), chord, "later notes of the same onset");
+        assert_eq!(o.previous_at(9), 1u128 << 62);
+    }
+
     #[test]
     fn zero_temperature_is_argmax_among_allowed() {
         let mut rng = Rng::new(1);
         let mut l = [1.0, 5.0, 3.0];
-        assert_eq!(sample(&mut l, 0.0, &mut rng, |i| i != 1), Some(2));
+        assert_eq!(sample(&mut l, &greedy(), &mut rng, |i| i != 1), Some(2));
         let mut l = [1.0, 5.0, 3.0];
-        assert_eq!(sample(&mut l, 1.0, &mut rng, |_| false), None);
+        assert_eq!(sample(&mut l, &plain(1.0), &mut rng, |_| false), None);
     }
 
     #[test]
@@ -227,7 +460,7 @@ mod tests {
         for _ in 0..20_000 {
             let mut l = [0.0f32, 1.0f32.ln() + 1.0, f32::NEG_INFINITY];
             // p = [1, e] / (1 + e)
-            counts[sample(&mut l, 1.0, &mut rng, |_| true).unwrap()] += 1;
+            counts[sample(&mut l, &plain(1.0), &mut rng, |_| true).unwrap()] += 1;
         }
         assert_eq!(counts[2], 0);
         let p1 = f64::from(counts[1]) / 20_000.0;
@@ -237,7 +470,7 @@ mod tests {
         let draw = |seed| {
             let mut r = Rng::new(seed);
             (0..10)
-                .map(|_| sample(&mut [0.0f32; 8], 1.0, &mut r, |_| true).unwrap())
+                .map(|_| sample(&mut [0.0f32; 8], &plain(1.0), &mut r, |_| true).unwrap())
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(3), draw(3));
@@ -298,6 +531,12 @@ mod tests {
         d.feed(Token::NoteOff(60), |_| {});
         assert_eq!(c.overdue(&d), None);
         assert!(!Constraints::default().allows(Token::Bos, &d));
+        let ending = Constraints {
+            end_step: Some(d.step() + 5),
+            ..Default::default()
+        };
+        assert!(ending.allows(Token::TimeShift(5), &d), "up to the end");
+        assert!(!ending.allows(Token::TimeShift(6), &d), "not past it");
         assert!(
             Constraints::default().allows(Token::TimeShift(48), &d),
             "no limit"

@@ -14,7 +14,8 @@ use crate::vocab::{Token, Vocab};
 /// which is what a keyboard would do.
 pub fn encode(notes: &[Note], vocab: &Vocab) -> Vec<Token> {
     let spb = f64::from(vocab.steps_per_beat);
-    let q = |beat: f64| (beat * spb).round().max(0.0) as u64;
+    // Signed: a phrase may begin before beat 0 (a count-in, pre-roll); only differences count.
+    let q = |beat: f64| (beat * spb).round() as i64;
 
     // (step, is_on, pitch, velocity, note index); offs first at equal steps.
     let mut events = Vec::with_capacity(notes.len() * 2);
@@ -36,7 +37,7 @@ pub fn encode(notes: &[Note], vocab: &Vocab) -> Vec<Token> {
         if !is_on && owner[p] != Some(i) {
             continue; // already cut short by a re-strike
         }
-        push_time_shift(&mut tokens, step - now, vocab);
+        push_time_shift(&mut tokens, (step - now) as u64, vocab);
         now = step;
         if is_on {
             if owner[p].is_some() {
@@ -339,6 +340,23 @@ mod tests {
                 .unwrap_or_else(|| panic!("note {n:?} lost or moved more than one step"));
             unmatched.swap_remove(i);
         }
+    }
+
+    #[test]
+    fn a_phrase_before_beat_zero_keeps_its_rhythm() {
+        let v = Vocab::default();
+        let notes = |offset: f64| -> Vec<Note> {
+            (0..4)
+                .map(|i| Note {
+                    pitch: 60 + i,
+                    velocity: 80,
+                    start: offset + f64::from(i) * 0.5,
+                    end: offset + f64::from(i) * 0.5 + 0.25,
+                })
+                .collect()
+        };
+        // A count-in phrase at beats -4..-2 encodes as the same phrase at 0..2.
+        assert_eq!(encode(&notes(-4.0), &v), encode(&notes(0.0), &v));
     }
 
     #[test]

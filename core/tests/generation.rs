@@ -6,7 +6,7 @@ use std::path::Path;
 
 use continuo_core::midi::Note;
 use continuo_core::runtime::{Generator, Model, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Scale};
+use continuo_core::sampling::{Constraints, Sampling, Scale};
 use continuo_core::tokens::{encode, NoteCollector};
 
 fn generate(constraints: &Constraints, steps: u64, seed: u64) -> Vec<Note> {
@@ -32,7 +32,14 @@ fn generate(constraints: &Constraints, steps: u64, seed: u64) -> Vec<Note> {
     let mut tokens = 0;
     while generator.step_count() < steps {
         let token = generator
-            .step(constraints, 1.0, |e| notes.extend(collector.push(e, beat)))
+            .step(
+                constraints,
+                &Sampling {
+                    temperature: 1.0,
+                    ..Default::default()
+                },
+                |e| notes.extend(collector.push(e, beat)),
+            )
             .unwrap();
         assert!(token.is_some(), "the constraints always leave a way on");
         tokens += 1;

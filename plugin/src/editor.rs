@@ -168,7 +168,13 @@ impl App {
                 ui.label(why.unwrap_or_default());
             }
         }
-        ui.label(format!("Answers so far: {}", status.answers));
+        match status.last_seed {
+            Some(seed) => ui.label(format!(
+                "Answers so far: {} (the last with seed {seed}: type it into Seed to hear it again)",
+                status.answers
+            )),
+            None => ui.label(format!("Answers so far: {}", status.answers)),
+        };
     }
 
     fn draw_models(&mut self, ui: &mut Ui) {

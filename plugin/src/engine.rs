@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{Clock, FromWorker, Progress, ToWorker};
 use crate::timeline::{quantize_start, BlockTime, StartQuantize};
 
 /// Host transport, as much of it as a host tells.
@@ -50,6 +50,9 @@ pub struct Settings {
     pub velocity_scale: f32,
     /// Output channel of generated notes, `0..16`.
     pub channel: u8,
+    /// Rendering offline (bounce, export): wait for the inference thread instead of playing
+    /// late notes; see [`crate::protocol`].
+    pub offline: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             quantize: StartQuantize::Beat,
             velocity_scale: 1.0,
             channel: 0,
+            offline: false,
         }
     }
 }
@@ -89,22 +93,20 @@ struct Pending {
     velocity: u8,
 }
 
-/// Shared counters that non-audio code (tests, the demo, logging) can read.
+/// What the audio thread and the inference thread share besides their queues.
 #[derive(Debug, Default)]
 pub struct EngineStats {
     /// Events dropped because a queue was full.
     pub dropped: AtomicU64,
-    /// Current beat position (f64 bits); the inference thread generates ahead of it.
-    pub now_beat_bits: AtomicU64,
-}
-
-impl EngineStats {
-    pub fn now_beat(&self) -> f64 {
-        f64::from_bits(self.now_beat_bits.load(Ordering::Relaxed))
-    }
+    pub clock: Clock,
+    pub progress: Progress,
 }
 
 const PENDING_CAPACITY: usize = 4096;
+/// Rendering offline, the longest the audio thread waits for the inference thread per block,
+/// so a stalled or crashed worker slows a bounce down rather than hanging the host.
+const OFFLINE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+const OFFLINE_POLL: std::time::Duration = std::time::Duration::from_micros(50);
 /// A transport position this far from where the last block ended is a jump (loop, relocate).
 const JUMP_TOLERANCE_BEATS: f64 = 1e-3;
 
@@ -115,6 +117,9 @@ pub struct Engine {
     settings: Settings,
 
     block: BlockTime,
+    /// Latest sample offset handled or emitted in this block: later events never go out
+    /// before it, so the block's output stays in time order (hosts require it).
+    cursor: u32,
     was_playing: bool,
     expected_beat: Option<f64>,
     /// Beat position while the host transport is stopped: Continuo keeps time on its own so
@@ -122,10 +127,18 @@ pub struct Engine {
     free_beat: f64,
     bar_origin: f64,
     beats_per_bar: f64,
+    /// This block runs on `free_beat` (no usable host position).
+    free_running: bool,
 
     /// Keys the player holds (count per pitch, all channels).
     held: [u8; 128],
     held_total: u32,
+    /// Channels whose sustain pedal is down: a held pedal is still playing, so the silence
+    /// that ends a phrase starts at pedal-up.
+    pedals: u16,
+    /// Channels (bits) on which each pitch's note-on was passed through: its note-off follows
+    /// it whatever *Pass input through* says by then, so no note is left stuck downstream.
+    passed: [u16; 128],
     /// Beat of the last key release, while a phrase waits for its answer.
     phrase_end: Option<f64>,
     phrase_has_notes: bool,
@@ -152,13 +165,17 @@ impl Engine {
             stats,
             settings: Settings::default(),
             block: BlockTime::new(0.0, 120.0, 48_000.0, 0),
+            cursor: 0,
             was_playing: false,
             expected_beat: None,
             free_beat: 0.0,
             bar_origin: 0.0,
             beats_per_bar: 4.0,
+            free_running: true,
             held: [0; 128],
             held_total: 0,
+            pedals: 0,
+            passed: [0; 128],
             phrase_end: None,
             phrase_has_notes: false,
             answer_id: 0,
@@ -197,7 +214,9 @@ impl Engine {
             }
         }
         let tempo = t.tempo.unwrap_or(120.0);
-        let host_beat = t.pos_beats.filter(|_| t.playing);
+        // A host may say "playing" without a position, or send a non-finite one: then
+        // Continuo's own clock runs on, as when the transport is stopped.
+        let host_beat = t.pos_beats.filter(|b| t.playing && b.is_finite());
         let start = host_beat.unwrap_or(self.free_beat);
         let started_or_stopped = t.playing != self.was_playing;
         let jumped = host_beat.is_some_and(|b| {
@@ -205,6 +224,8 @@ impl Engine {
                 .is_some_and(|e| (b - e).abs() > JUMP_TOLERANCE_BEATS)
         });
         self.block = BlockTime::new(start, tempo, t.sample_rate, len);
+        self.cursor = 0;
+        self.free_running = host_beat.is_none();
         if started_or_stopped || jumped {
             // The pending answer was scheduled on the old timeline.
             self.stop_answer(0, emit);
@@ -216,15 +237,37 @@ impl Engine {
         {
             self.stop_answer(0, emit);
         }
+        if settings.enabled != self.settings.enabled {
+            // A phrase from before answering was switched off (or on) is stale: answered
+            // later, its start would lie in the past and its notes would burst out at once.
+            self.phrase_end = None;
+            self.phrase_has_notes = false;
+            self.send(ToWorker::Reset);
+        }
         self.settings = settings;
         self.was_playing = t.playing;
         self.beats_per_bar = t.beats_per_bar;
-        if let Some(bar) = t.bar_start_beats.filter(|_| t.playing) {
+        if let Some(bar) = t.bar_start_beats.filter(|b| t.playing && b.is_finite()) {
             self.bar_origin = bar;
         }
-        self.stats
-            .now_beat_bits
-            .store(start.to_bits(), Ordering::Relaxed);
+        self.stats.clock.publish(start, self.block.end_beat());
+        self.receive(emit);
+        self.await_worker(emit);
+    }
+
+    /// Offline only: waits until the answer is generated through the block's end, then takes
+    /// its notes. Never called in real time, where waiting is not allowed.
+    fn await_worker(&mut self, emit: &mut impl FnMut(OutEvent)) {
+        if !(self.settings.offline && self.answering) {
+            return;
+        }
+        let end = self.block.end_beat();
+        let since = std::time::Instant::now();
+        while !self.stats.progress.covers(self.answer_id, end)
+            && since.elapsed() < OFFLINE_WAIT_LIMIT
+        {
+            std::thread::sleep(OFFLINE_POLL);
+        }
         self.receive(emit);
     }
 
@@ -249,7 +292,7 @@ impl Engine {
                         }
                     }
                 }
-                FromWorker::ModelChanged => self.stop_answer(0, emit),
+                FromWorker::ModelChanged => self.stop_answer(self.cursor, emit),
             }
         }
     }
@@ -281,6 +324,9 @@ impl Engine {
             if timing >= until {
                 break;
             }
+            // A late note plays now, not before what this block already sent.
+            let timing = timing.max(self.cursor);
+            self.cursor = timing;
             self.pending.pop_front();
             let pitch = p.pitch & 127;
             let channel = self.settings.channel;
@@ -307,6 +353,12 @@ impl Engine {
         }
     }
 
+    /// Plays what is due before a host event the plugin passes through at `timing`.
+    pub fn host_event(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
+        self.play_until(timing + 1, emit);
+        self.cursor = self.cursor.max(timing);
+    }
+
     /// Handles a note the player played at sample `timing` (velocity 0 = release).
     pub fn input_note(
         &mut self,
@@ -317,6 +369,7 @@ impl Engine {
         emit: &mut impl FnMut(OutEvent),
     ) {
         self.play_until(timing + 1, emit);
+        self.cursor = self.cursor.max(timing);
         let pitch = pitch & 127;
         let beat = self.block.beat_at(timing);
         if velocity > 0 {
@@ -331,7 +384,7 @@ impl Engine {
         } else if self.held[pitch as usize] > 0 {
             self.held[pitch as usize] -= 1;
             self.held_total -= 1;
-            if self.held_total == 0 {
+            if self.held_total == 0 && self.pedals == 0 {
                 self.phrase_end = Some(beat);
             }
         }
@@ -342,20 +395,86 @@ impl Engine {
                 beat,
             });
         }
-        if self.settings.pass_through {
-            emit(if velocity > 0 {
-                OutEvent::On {
-                    timing,
-                    channel,
-                    pitch,
-                    velocity,
+        let bit = 1u16 << (channel & 15);
+        let passed = &mut self.passed[pitch as usize];
+        if velocity > 0 && self.settings.pass_through {
+            *passed |= bit;
+            emit(OutEvent::On {
+                timing,
+                channel,
+                pitch,
+                velocity,
+            });
+        } else if velocity == 0 && *passed & bit != 0 {
+            *passed &= !bit;
+            emit(OutEvent::Off {
+                timing,
+                channel,
+                pitch,
+            });
+        }
+    }
+
+    /// All keys up at sample `timing`: a wildcard note-off or choke, or All Notes Off / All
+    /// Sound Off (CC123 / CC120). The host's event itself passes through and silences what
+    /// was passed. Without this, a key counted as held would keep the phrase open forever.
+    pub fn release_all_keys(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
+        self.play_until(timing + 1, emit);
+        self.cursor = self.cursor.max(timing);
+        let beat = self.block.beat_at(timing);
+        if self.held_total > 0 {
+            for pitch in 0..128u8 {
+                if self.held[pitch as usize] > 0 && self.settings.enabled {
+                    self.send(ToWorker::Played {
+                        pitch,
+                        velocity: 0,
+                        beat,
+                    });
                 }
-            } else {
-                OutEvent::Off {
-                    timing,
-                    channel,
-                    pitch,
-                }
+            }
+            self.held = [0; 128];
+            self.held_total = 0;
+            if self.pedals == 0 && self.phrase_has_notes {
+                self.phrase_end = Some(beat);
+            }
+        }
+        self.passed = [0; 128];
+    }
+
+    /// Whether the host must keep calling `process` although its input is quiet: a phrase
+    /// waits for its answer, an answer plays, or note-offs are owed. Hosts may otherwise put
+    /// a quiet plugin to sleep — exactly when the answer is due.
+    pub fn needs_processing(&self) -> bool {
+        self.phrase_has_notes || self.held_total > 0 || self.answering || self.sounding_count() > 0
+    }
+
+    /// Handles the player's sustain pedal (CC64) on `channel` at sample `timing`. The pedal
+    /// itself passes through with the host's other events.
+    pub fn input_pedal(
+        &mut self,
+        timing: u32,
+        channel: u8,
+        down: bool,
+        emit: &mut impl FnMut(OutEvent),
+    ) {
+        self.play_until(timing + 1, emit);
+        self.cursor = self.cursor.max(timing);
+        let beat = self.block.beat_at(timing);
+        let was_down = self.pedals != 0;
+        let bit = 1u16 << (channel & 15);
+        if down {
+            self.pedals |= bit;
+            self.phrase_end = None;
+        } else {
+            self.pedals &= !bit;
+            if self.pedals == 0 && self.held_total == 0 && self.phrase_has_notes {
+                self.phrase_end = Some(beat);
+            }
+        }
+        if self.settings.enabled && was_down != (self.pedals != 0) {
+            self.send(ToWorker::Pedal {
+                down: self.pedals != 0,
+                beat,
             });
         }
     }
@@ -390,9 +509,13 @@ impl Engine {
                 });
                 self.phrase_end = None;
                 self.phrase_has_notes = false;
+                // Offline, an answer starting inside this block plays in it, as in real time
+                // with smaller blocks.
+                self.await_worker(emit);
+                self.play_until(self.block.len, emit);
             }
         }
-        if !self.was_playing {
+        if self.free_running {
             self.free_beat = end;
         }
         self.expected_beat = Some(end);
@@ -411,6 +534,8 @@ impl Engine {
         self.owed_offs = owed;
         self.held = [0; 128];
         self.held_total = 0;
+        self.pedals = 0;
+        self.passed = [0; 128];
         self.phrase_end = None;
         self.phrase_has_notes = false;
         self.expected_beat = None;
@@ -496,6 +621,57 @@ mod tests {
     }
 
     #[test]
+    fn late_notes_never_go_out_before_what_the_block_already_sent() {
+        let mut r = answering_rig();
+        let id = r.engine.answer_id;
+        let tx = r.worker_tx.clone();
+        let out = block(&mut r, 2.0, |e, out| {
+            // The host's CC at 100 passed through; then a note for beat 1.9 (before this
+            // block) reaches the engine, late.
+            e.host_event(100, &mut |ev| out.push(ev));
+            tx.send(FromWorker::Note {
+                id,
+                beat: 1.9,
+                pitch: 72,
+                velocity: 90,
+            })
+            .unwrap();
+        });
+        assert!(
+            out.iter()
+                .any(|e| matches!(*e, OutEvent::On { timing, pitch: 72, .. } if timing >= 100)),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_host_playing_without_a_position_still_gets_answers() {
+        for pos in [None, Some(f64::NAN)] {
+            let mut r = rig();
+            let t = Transport {
+                pos_beats: pos,
+                bar_start_beats: None,
+                tempo: Some(f64::NAN),
+                ..playing(0.0)
+            };
+            let mut out = Vec::new();
+            for i in 0..12 {
+                r.engine
+                    .begin_block(&t, Settings::default(), 6000, &mut |e| out.push(e));
+                if i == 0 {
+                    r.engine.input_note(0, 0, 60, 100, &mut |e| out.push(e));
+                    r.engine.input_note(10, 0, 60, 0, &mut |e| out.push(e));
+                }
+                r.engine.end_block(&mut |e| out.push(e));
+            }
+            assert!(
+                r.engine.is_answering(),
+                "position {pos:?}: own clock, 120 bpm"
+            );
+        }
+    }
+
+    #[test]
     fn phrase_then_silence_asks_for_an_answer_on_the_next_beat() {
         let mut r = rig();
         let out = block(&mut r, 0.0, |e, out| {
@@ -541,6 +717,45 @@ mod tests {
             }]
         );
         assert!(r.engine.is_answering());
+    }
+
+    #[test]
+    fn a_held_sustain_pedal_is_still_playing() {
+        let mut r = rig();
+        block(&mut r, 0.0, |e, out| {
+            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
+            e.input_pedal(5, 0, true, &mut |ev| out.push(ev));
+            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
+        });
+        // Two beats of silence with the pedal down: no answer.
+        for i in 1..8 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+        }
+        assert!(!r.engine.is_answering(), "the pedal still holds the phrase");
+        // Pedal up at beat 2: silence counts from there (1 beat) → the answer at beat 3.
+        block(&mut r, 2.0, |e, out| {
+            e.input_pedal(0, 0, false, &mut |ev| out.push(ev))
+        });
+        for i in 9..11 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+        }
+        assert!(!r.engine.is_answering());
+        block(&mut r, 2.75, |_, _| {}); // ends at beat 3: a beat after pedal-up
+
+        assert!(r.engine.is_answering());
+        let sent: Vec<ToWorker> = r.worker_rx.try_iter().collect();
+        assert!(sent.contains(&ToWorker::Pedal {
+            down: true,
+            beat: 5.0 / 24_000.0
+        }));
+        assert!(sent.contains(&ToWorker::Pedal {
+            down: false,
+            beat: 2.0
+        }));
+        assert!(matches!(
+            sent.last(),
+            Some(ToWorker::Answer { start_beat, .. }) if *start_beat == 3.0
+        ));
     }
 
     #[test]
@@ -606,6 +821,116 @@ mod tests {
         );
         assert_eq!(r.engine.sounding_count(), 0);
         assert!(block(&mut r, 40.25, |_, _| {}).is_empty(), "owed once");
+    }
+
+    /// One block at `beat` with `settings`.
+    fn block_with(
+        r: &mut Rig,
+        beat: f64,
+        settings: Settings,
+        f: impl FnOnce(&mut Engine, &mut Vec<OutEvent>),
+    ) -> Vec<OutEvent> {
+        let mut out = Vec::new();
+        let mut emit = |e| out.push(e);
+        r.engine
+            .begin_block(&playing(beat), settings, 6000, &mut emit);
+        let mut during = Vec::new();
+        f(&mut r.engine, &mut during);
+        r.engine.end_block(&mut emit);
+        during.extend(out);
+        during
+    }
+
+    #[test]
+    fn a_passed_note_on_gets_its_note_off_whatever_pass_through_says_then() {
+        let mut r = rig();
+        let on = Settings::default();
+        let off = Settings {
+            pass_through: false,
+            ..on
+        };
+        let out = block_with(&mut r, 0.0, on, |e, out| {
+            e.input_note(0, 2, 60, 100, &mut |ev| out.push(ev))
+        });
+        assert_eq!(out.len(), 1);
+        // Pass-through switched off while the key is down: its note-off still goes out.
+        let out = block_with(&mut r, 0.25, off, |e, out| {
+            e.input_note(7, 2, 60, 0, &mut |ev| out.push(ev))
+        });
+        assert_eq!(
+            out,
+            [OutEvent::Off {
+                timing: 7,
+                channel: 2,
+                pitch: 60
+            }]
+        );
+        // And a note-on not passed sends no note-off once pass-through is back on.
+        block_with(&mut r, 0.5, off, |e, out| {
+            e.input_note(0, 2, 62, 100, &mut |ev| out.push(ev))
+        });
+        let out = block_with(&mut r, 0.75, on, |e, out| {
+            e.input_note(0, 2, 62, 0, &mut |ev| out.push(ev))
+        });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn switching_answers_off_and_on_forgets_the_phrase() {
+        let mut r = rig();
+        let on = Settings::default();
+        let off = Settings {
+            enabled: false,
+            ..on
+        };
+        block_with(&mut r, 0.0, on, |e, out| {
+            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
+            e.input_note(10, 0, 60, 0, &mut |ev| out.push(ev));
+        });
+        block_with(&mut r, 0.25, off, |_, _| {});
+        // On again long after the phrase: no answer from the stale phrase, ever.
+        for i in 2..16 {
+            block_with(&mut r, i as f64 * 0.25, on, |_, _| {});
+        }
+        assert!(!r.engine.is_answering());
+        assert!(r
+            .worker_rx
+            .try_iter()
+            .all(|m| !matches!(m, ToWorker::Answer { .. })));
+    }
+
+    #[test]
+    fn all_notes_off_releases_keys_whose_note_off_was_lost() {
+        let mut r = rig();
+        block(&mut r, 0.0, |e, out| {
+            e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
+            e.input_note(0, 0, 64, 100, &mut |ev| out.push(ev));
+            e.input_note(10, 0, 64, 0, &mut |ev| out.push(ev));
+            // 60's note-off never comes.
+        });
+        for i in 1..8 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+        }
+        assert!(!r.engine.is_answering(), "a key still counts as held");
+        assert!(r.engine.needs_processing(), "a phrase is open");
+        block(&mut r, 2.0, |e, out| {
+            e.release_all_keys(0, &mut |ev| out.push(ev))
+        });
+        for i in 9..12 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+        }
+        assert!(
+            r.engine.is_answering(),
+            "the phrase ended at the all-notes-off"
+        );
+        assert!(r.engine.needs_processing(), "an answer plays");
+        r.engine.reset();
+        let out = block(&mut r, 3.0, |_, _| {});
+        assert!(out.is_empty() || out.iter().all(|e| matches!(e, OutEvent::Off { .. })));
+        assert!(
+            !r.engine.needs_processing(),
+            "nothing waits, plays or is owed"
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use continuo_core::sampling::{Constraints, Scale};
+use continuo_core::midi::{SUSTAIN_CC, SUSTAIN_DOWN};
+use continuo_core::sampling::{Constraints, Sampling, Scale};
 use crossbeam_channel::bounded;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
@@ -33,6 +34,8 @@ pub struct Continuo {
     /// Kept until `initialize` starts the thread.
     pending_worker: Option<Worker>,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    /// The host renders offline (bounce, export): the engine may wait for answers.
+    offline: bool,
 }
 
 impl Default for Continuo {
@@ -47,6 +50,7 @@ impl Default for Continuo {
                 status_source.status.lock().problem()
             }))),
             engine: Engine::new(to_worker, from_worker, stats.clone()),
+            offline: false,
             pending_worker: Some(Worker::new(
                 worker_rx,
                 worker_tx,
@@ -72,6 +76,7 @@ impl Continuo {
             quantize: p.start_at.value().into(),
             velocity_scale: p.velocity_scale.value(),
             channel: (p.channel.value().clamp(1, 16) - 1) as u8,
+            offline: self.offline,
         }
     }
 
@@ -97,7 +102,12 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             ModelSource::Path(path.into())
         },
         provider: p.device.value().into(),
-        temperature: p.temperature.value(),
+        sampling: Sampling {
+            temperature: p.temperature.value(),
+            min_p: p.min_p.value(),
+            repeat_penalty: p.repeat_penalty.value(),
+            follow: p.follow.value(),
+        },
         constraints: Constraints {
             pitch_lo: lo.min(hi),
             pitch_hi: hi.max(lo),
@@ -108,6 +118,10 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
         seed: p.seed.value().max(0) as u64,
     }
 }
+
+/// MIDI channel-mode messages that end every note.
+const ALL_SOUND_OFF: u8 = 120;
+const ALL_NOTES_OFF: u8 = 123;
 
 fn send(context: &mut impl ProcessContext<Continuo>, e: OutEvent) {
     let event = match e {
@@ -170,9 +184,12 @@ impl Plugin for Continuo {
     fn activate(
         &mut self,
         _audio_io_layout: &AudioIOLayout,
-        _buffer_config: &BufferConfig,
+        buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        // Hosts announce offline rendering before activating for it (CLAP's render
+        // extension, VST3's process setup).
+        self.offline = buffer_config.process_mode == ProcessMode::Offline;
         // Runs after the host restored the project's state, so the saved model path is known.
         if let Some(worker) = self.pending_worker.take() {
             let params = self.params.clone();
@@ -232,9 +249,53 @@ impl Plugin for Continuo {
                     self.engine
                         .input_note(timing, ch, key, 0, &mut |e| send(context, e));
                 }
+                NoteEvent::NoteOff {
+                    timing,
+                    key: Key::Wildcard,
+                    ..
+                }
+                | NoteEvent::Choke {
+                    timing,
+                    key: Key::Wildcard,
+                    ..
+                }
+                | NoteEvent::MidiCC {
+                    timing,
+                    cc: ALL_NOTES_OFF | ALL_SOUND_OFF,
+                    ..
+                } => {
+                    self.engine
+                        .release_all_keys(timing, &mut |e| send(context, e));
+                    if settings.pass_through {
+                        let _ = context.try_send_event(event);
+                    }
+                }
+                NoteEvent::Choke {
+                    timing,
+                    channel,
+                    key: Key::Number(key),
+                    ..
+                } => {
+                    let ch = channel.number().unwrap_or(0);
+                    self.engine
+                        .input_note(timing, ch, key, 0, &mut |e| send(context, e));
+                }
+                NoteEvent::MidiCC {
+                    timing,
+                    channel,
+                    cc: SUSTAIN_CC,
+                    value,
+                } => {
+                    let down = (value * 127.0).round() >= f32::from(SUSTAIN_DOWN);
+                    self.engine
+                        .input_pedal(timing, channel, down, &mut |e| send(context, e));
+                    if settings.pass_through {
+                        let _ = context.try_send_event(event);
+                    }
+                }
                 other => {
                     self.engine
-                        .play_until(other.timing(), &mut |e| send(context, e));
+                        .host_event(other.timing(), &mut |e| send(context, e));
                     if settings.pass_through {
                         let _ = context.try_send_event(other);
                     }
@@ -242,7 +303,11 @@ impl Plugin for Continuo {
             }
         }
         self.engine.end_block(&mut |e| send(context, e));
-        ProcessStatus::Normal
+        if self.engine.needs_processing() {
+            ProcessStatus::KeepAlive
+        } else {
+            ProcessStatus::Normal
+        }
     }
 
     fn deactivate(&mut self) {

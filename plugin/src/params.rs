@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use continuo_core::runtime::Provider;
-use continuo_core::sampling::{Scale, DEFAULT_LONGEST_NOTE_BEATS};
+use continuo_core::sampling::{Sampling, Scale, DEFAULT_LONGEST_NOTE_BEATS};
 use nice_plug::prelude::*;
 
 use crate::timeline::StartQuantize;
@@ -107,6 +107,12 @@ pub struct ContinuoParams {
     pub enabled: BoolParam,
     #[id = "temperature"]
     pub temperature: FloatParam,
+    #[id = "min-p"]
+    pub min_p: FloatParam,
+    #[id = "repeat"]
+    pub repeat_penalty: FloatParam,
+    #[id = "follow"]
+    pub follow: FloatParam,
     #[id = "length"]
     pub length_bars: IntParam,
     #[id = "silence"]
@@ -167,6 +173,10 @@ fn note_number(s: &str) -> Option<i32> {
     Some((octave + 1) * 12 + pitch as i32)
 }
 
+/// Highest seed a player can type; "Vary" draws its seeds from `1..=SEED_MAX` so any answer
+/// can be played again.
+pub const SEED_MAX: u64 = 9999;
+
 /// The text of a seed: 0 means a new seed for every answer.
 const SEED_VARY: &str = "Vary";
 
@@ -203,13 +213,31 @@ impl ContinuoParams {
                 })),
             temperature: FloatParam::new(
                 "Temperature",
-                0.9,
+                Sampling::DEFAULT_TEMPERATURE,
                 FloatRange::Linear {
                     min: 0.05,
                     max: 2.0,
                 },
             )
             .with_step_size(0.01),
+            min_p: FloatParam::new(
+                "Min-p",
+                Sampling::DEFAULT_MIN_P,
+                FloatRange::Linear { min: 0.0, max: 0.5 },
+            )
+            .with_step_size(0.01),
+            follow: FloatParam::new(
+                "Follow phrase",
+                Sampling::DEFAULT_FOLLOW,
+                FloatRange::Linear { min: 0.0, max: 3.0 },
+            )
+            .with_step_size(0.1),
+            repeat_penalty: FloatParam::new(
+                "Repeat penalty",
+                Sampling::DEFAULT_REPEAT_PENALTY,
+                FloatRange::Linear { min: 0.0, max: 4.0 },
+            )
+            .with_step_size(0.1),
             length_bars: IntParam::new("Answer length", 2, IntRange::Linear { min: 1, max: 16 })
                 .with_unit(" bars"),
             silence_beats: FloatParam::new(
@@ -264,22 +292,29 @@ impl ContinuoParams {
             .with_unit("×"),
             channel: IntParam::new("Output channel", 1, IntRange::Linear { min: 1, max: 16 }),
             pass_through: BoolParam::new("Pass input through", true),
-            seed: IntParam::new("Seed", 0, IntRange::Linear { min: 0, max: 9999 })
-                .with_value_to_string(Arc::new(|v| {
-                    if v == 0 {
-                        SEED_VARY.into()
-                    } else {
-                        v.to_string()
-                    }
-                }))
-                .with_string_to_value(Arc::new(|s| {
-                    let s = s.trim();
-                    if s.eq_ignore_ascii_case(SEED_VARY) {
-                        Some(0)
-                    } else {
-                        s.parse().ok()
-                    }
-                })),
+            seed: IntParam::new(
+                "Seed",
+                0,
+                IntRange::Linear {
+                    min: 0,
+                    max: SEED_MAX as i32,
+                },
+            )
+            .with_value_to_string(Arc::new(|v| {
+                if v == 0 {
+                    SEED_VARY.into()
+                } else {
+                    v.to_string()
+                }
+            }))
+            .with_string_to_value(Arc::new(|s| {
+                let s = s.trim();
+                if s.eq_ignore_ascii_case(SEED_VARY) {
+                    Some(0)
+                } else {
+                    s.parse().ok()
+                }
+            })),
             device: EnumParam::new("Inference device", Device::Cpu),
         }
     }

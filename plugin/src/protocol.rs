@@ -1,11 +1,24 @@
-//! Messages between the audio thread and the inference thread. All `Copy` and fixed-size, so
-//! sending them through a bounded `crossbeam_channel` never allocates.
+//! The contract between the audio thread and the inference thread: messages (all `Copy` and
+//! fixed-size, so sending them through a bounded `crossbeam_channel` never allocates) and the
+//! atomics that say where each side is.
+//!
+//! Timing: the audio thread publishes the beat its current block ends on
+//! ([`Clock::block_end`]); the inference thread generates the answer until
+//! [`LOOKAHEAD_BEATS`] past it and publishes how far it got ([`Progress`]), after sending
+//! every note before that point. In real time the audio thread never waits: a note that comes
+//! late plays at once. Rendering offline (a bounce or export, faster or slower than real time),
+//! it waits before each block until the answer is generated through the block's end, so the
+//! render holds exactly the notes a real-time run plays, whatever the block size and speed.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Audio thread → inference thread.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToWorker {
     /// A key the player pressed (`velocity` > 0) or released (`velocity` == 0), at `beat`.
     Played { pitch: u8, velocity: u8, beat: f64 },
+    /// The sustain pedal went down or came up (any channel), at `beat`.
+    Pedal { down: bool, beat: f64 },
     /// The phrase ended: answer it with `length_beats` of music starting at `start_beat`.
     Answer {
         id: u32,
@@ -35,3 +48,80 @@ pub enum FromWorker {
 /// Queue depths. The audio thread drops (and counts) what does not fit rather than wait.
 pub const TO_WORKER_CAPACITY: usize = 4096;
 pub const FROM_WORKER_CAPACITY: usize = 4096;
+
+/// Generation stays this many beats ahead of the end of the audio thread's block.
+pub const LOOKAHEAD_BEATS: f64 = 2.0;
+
+/// Where the audio thread is, for the inference thread.
+#[derive(Debug, Default)]
+pub struct Clock {
+    start_bits: AtomicU64,
+    end_bits: AtomicU64,
+}
+
+impl Clock {
+    /// Audio thread: the block now processed spans `start..end` beats.
+    pub fn publish(&self, start: f64, end: f64) {
+        self.start_bits.store(start.to_bits(), Ordering::Relaxed);
+        self.end_bits.store(end.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Beat at the start of the block now processed: "now".
+    pub fn now(&self) -> f64 {
+        f64::from_bits(self.start_bits.load(Ordering::Relaxed))
+    }
+
+    /// Beat the block now processed ends on: generation must be ahead of it.
+    pub fn block_end(&self) -> f64 {
+        f64::from_bits(self.end_bits.load(Ordering::Relaxed))
+    }
+}
+
+/// How far the inference thread has generated answer `id`.
+#[derive(Debug)]
+pub struct Progress {
+    id: AtomicU32,
+    through_bits: AtomicU64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            id: AtomicU32::new(u32::MAX),
+            through_bits: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+}
+
+impl Progress {
+    /// Inference thread: every note of answer `id` before `beat` has been sent;
+    /// `f64::INFINITY` once the answer is complete or will never come.
+    pub fn publish(&self, id: u32, beat: f64) {
+        // The beat first: a reader that sees `id` (acquire) also sees a beat for it.
+        self.through_bits.store(beat.to_bits(), Ordering::Release);
+        self.id.store(id, Ordering::Release);
+    }
+
+    /// Audio thread: whether answer `id`'s notes before `beat` have all been sent.
+    pub fn covers(&self, id: u32, beat: f64) -> bool {
+        self.id.load(Ordering::Acquire) == id
+            && f64::from_bits(self.through_bits.load(Ordering::Acquire)) >= beat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_covers_only_its_answer_up_to_its_beat() {
+        let p = Progress::default();
+        assert!(!p.covers(0, 0.0), "nothing generated yet");
+        p.publish(3, 10.0);
+        assert!(p.covers(3, 10.0) && p.covers(3, 2.0));
+        assert!(!p.covers(3, 10.5));
+        assert!(!p.covers(4, 0.0), "another answer");
+        p.publish(4, f64::INFINITY);
+        assert!(p.covers(4, 1e9));
+    }
+}

@@ -8,15 +8,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use continuo_core::contract::ModelMeta;
-use continuo_core::midi::Note;
+use continuo_core::midi::{Keyboard, Note};
 use continuo_core::runtime::{init_runtime, Generator, Model, Provider, RuntimeOptions};
-use continuo_core::sampling::{Constraints, DEFAULT_LONGEST_NOTE_BEATS};
-use continuo_core::tokens::{encode, push_time_shift, NoteEvent};
-use crossbeam_channel::{Receiver, Sender};
+use continuo_core::sampling::{Constraints, Rng, Sampling, DEFAULT_LONGEST_NOTE_BEATS};
+use continuo_core::tokens::{encode, push_time_shift, NoteCollector, NoteEvent};
+use continuo_core::vocab::Vocab;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use crate::engine::EngineStats;
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{FromWorker, ToWorker, LOOKAHEAD_BEATS};
 
 /// Which model to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +32,7 @@ pub enum ModelSource {
 pub struct WorkerSettings {
     pub source: ModelSource,
     pub provider: Provider,
-    pub temperature: f32,
+    pub sampling: Sampling,
     pub constraints: Constraints,
     /// 0 = a new seed for every answer.
     pub seed: u64,
@@ -42,7 +43,7 @@ impl Default for WorkerSettings {
         Self {
             source: ModelSource::Embedded,
             provider: Provider::Cpu,
-            temperature: 0.9,
+            sampling: Sampling::default(),
             constraints: Constraints {
                 max_note_beats: Some(DEFAULT_LONGEST_NOTE_BEATS),
                 ..Constraints::default()
@@ -59,6 +60,9 @@ pub struct Status {
     /// Why no model runs (the plugin then passes notes through), or a provider fallback note.
     pub message: Option<String>,
     pub answers: u64,
+    /// Seed of the latest answer: typed into *Seed*, it plays that answer again for the same
+    /// phrase.
+    pub last_seed: Option<u64>,
 }
 
 impl Status {
@@ -81,10 +85,12 @@ pub struct Shared {
 
 pub type SettingsSource = Box<dyn Fn() -> WorkerSettings + Send>;
 
-/// Generation stays this many beats ahead of the playhead.
-pub const LOOKAHEAD_BEATS: f64 = 2.0;
-/// Notes of context the model reads from a phrase (the most recent ones).
-const MAX_CONTEXT_NOTES: usize = 512;
+/// Tokens of context the model reads before answering: the phrase and, before it, as much of
+/// the recent exchange (earlier phrases and answers) as fits. Bounded so that priming stays
+/// well inside the time between a phrase's end and its answer.
+pub const MAX_CONTEXT_TOKENS: usize = 512;
+/// A pause this long between an answer and the next phrase starts a new conversation.
+pub const CONVERSATION_GAP_BEATS: f64 = 8.0;
 const IDLE_SLEEP: Duration = Duration::from_millis(1);
 const SETTINGS_POLL: Duration = Duration::from_millis(50);
 
@@ -129,11 +135,59 @@ fn load(source: &ModelSource, provider: Provider) -> Result<Model, String> {
     }
 }
 
+/// A seed that differs between instances and runs (time, address and std's per-process
+/// hash keys), for answers that are meant to vary.
+fn entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.write_u128(now.as_nanos());
+    h.write_usize(&h as *const _ as usize);
+    h.finish()
+}
+
+/// The next answer's context: the conversation so far followed by `phrase` — or the phrase
+/// alone after a long pause — without its oldest notes where it would not fit
+/// [`MAX_CONTEXT_TOKENS`]. The conversation becomes that context; the answer joins it as it
+/// is generated.
+fn conversation_context<'a>(
+    conversation: &'a mut Vec<Note>,
+    phrase: Vec<Note>,
+    vocab: &Vocab,
+) -> &'a [Note] {
+    let last_end = conversation.iter().map(|n| n.end).fold(f64::MIN, f64::max);
+    let first_start = phrase.iter().map(|n| n.start).fold(f64::MAX, f64::min);
+    if first_start - last_end > CONVERSATION_GAP_BEATS {
+        conversation.clear();
+    }
+    conversation.extend(phrase);
+    continuo_core::midi::sort_notes(conversation);
+    // The fewest oldest notes to drop, found by bisection: the token count falls as notes go.
+    let fits = |k: usize| encode(&conversation[k..], vocab).len() <= MAX_CONTEXT_TOKENS;
+    let (mut lo, mut hi) = (0, conversation.len().saturating_sub(1));
+    if !fits(lo) {
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if fits(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        conversation.drain(..hi);
+    }
+    conversation
+}
+
 struct Answer {
     id: u32,
     start_beat: f64,
     length_steps: u64,
     step_beats: f64,
+    /// Pairs the generated events into notes for the conversation.
+    collector: NoteCollector,
 }
 
 pub struct Worker {
@@ -144,10 +198,17 @@ pub struct Worker {
     generator: Option<Generator>,
     loaded: Option<(ModelSource, Provider)>,
     settings: WorkerSettings,
-    open: [Option<(f64, u8)>; 128],
+    keyboard: Keyboard,
     phrase: Vec<Note>,
+    /// The exchange so far (phrases and answers, in beats), oldest first; the context of the
+    /// next answer.
+    conversation: Vec<Note>,
     answer: Option<Answer>,
     answers: u64,
+    /// Draws the seeds of "Vary" from `1..=SEED_MAX`, so that a player can type any of them
+    /// into *Seed* (0 there means "Vary" itself). Seeded from entropy: two fresh instances
+    /// answer differently.
+    vary: Rng,
 }
 
 impl Worker {
@@ -165,10 +226,12 @@ impl Worker {
             generator: None,
             loaded: None,
             settings: WorkerSettings::default(),
-            open: [None; 128],
+            keyboard: Keyboard::default(),
             phrase: Vec::new(),
+            conversation: Vec::new(),
             answer: None,
             answers: 0,
+            vary: Rng::new(entropy()),
         }
     }
 
@@ -184,8 +247,20 @@ impl Worker {
                         self.refresh_settings(settings());
                         last_poll = Instant::now();
                     }
-                    if !self.poll() {
+                    if self.poll() {
+                        continue;
+                    }
+                    if self.is_answering() {
+                        // Keep up with the playhead.
                         std::thread::sleep(IDLE_SLEEP);
+                    } else {
+                        // Nothing to generate: sleep until the audio thread says something
+                        // (or settings are due), so an idle instance costs no CPU.
+                        match self.rx.recv_timeout(SETTINGS_POLL) {
+                            Ok(msg) => self.handle(msg),
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        }
                     }
                 }
             })
@@ -229,7 +304,7 @@ impl Worker {
             worked = true;
             self.handle(msg);
         }
-        worked | self.generate_ahead(self.stats.now_beat() + LOOKAHEAD_BEATS)
+        worked | self.generate_ahead(self.stats.clock.block_end() + LOOKAHEAD_BEATS)
     }
 
     fn handle(&mut self, msg: ToWorker) {
@@ -239,39 +314,56 @@ impl Worker {
                 velocity,
                 beat,
             } => {
-                let p = pitch as usize & 127;
+                let phrase = &mut self.phrase;
+                let mut out = |n: Note| phrase.push(n);
                 if velocity > 0 {
-                    self.open[p] = Some((beat, velocity));
-                } else if let Some((start, velocity)) = self.open[p].take() {
-                    self.phrase.push(Note {
-                        pitch,
-                        velocity,
-                        start,
-                        end: beat,
-                    });
+                    self.keyboard.key_down(pitch, velocity, beat, &mut out);
+                } else {
+                    self.keyboard.key_up(pitch, beat, &mut out);
                 }
+            }
+            ToWorker::Pedal { down, beat } => {
+                let phrase = &mut self.phrase;
+                self.keyboard.pedal(down, beat, &mut |n| phrase.push(n));
             }
             ToWorker::Answer {
                 id,
                 start_beat,
                 length_beats,
             } => self.start_answer(id, start_beat, length_beats),
-            ToWorker::Cancel => self.answer = None,
+            ToWorker::Cancel => self.cancel_answer(self.stats.clock.now()),
             ToWorker::Reset => {
                 self.answer = None;
                 self.phrase.clear();
-                self.open = [None; 128];
+                self.conversation.clear();
+                self.keyboard = Keyboard::default();
+            }
+        }
+    }
+
+    /// The answer stops at `beat` (the player took over, or the transport moved): what it
+    /// would have played after that was never heard, so it leaves the conversation.
+    fn cancel_answer(&mut self, beat: f64) {
+        if self.answer.take().is_some() {
+            self.conversation.retain(|n| n.start < beat);
+            for n in &mut self.conversation {
+                n.end = n.end.min(beat);
             }
         }
     }
 
     fn start_answer(&mut self, id: u32, start_beat: f64, length_beats: f64) {
-        let notes = std::mem::take(&mut self.phrase);
+        let mut phrase = std::mem::take(&mut self.phrase);
+        // Keys still down (or held by the pedal) when the answer is due sound on to its start.
+        let mut keyboard = self.keyboard.clone();
+        keyboard.release_all(start_beat, &mut |n| phrase.push(n));
         let Some(generator) = self.generator.as_mut() else {
+            // No answer will come: an offline render must not wait for one.
+            self.stats.progress.publish(id, f64::INFINITY);
             return;
         };
         let vocab = generator.model().meta().vocab;
-        let recent = &notes[notes.len().saturating_sub(MAX_CONTEXT_NOTES)..];
+        let recent = conversation_context(&mut self.conversation, phrase, &vocab);
         let mut context = encode(recent, &vocab);
         // Tell the model about the rest between the phrase and the answer, so the answer's
         // first step lands on `start_beat` and keeps the phrase's grid phase.
@@ -283,37 +375,42 @@ impl Worker {
         let gap = ((start_beat * spb).round() - last_event).max(0.0) as u64;
         push_time_shift(&mut context, gap, &vocab);
         let seed = if self.settings.seed == 0 {
-            self.answers
-                .wrapping_mul(0x9E37_79B9)
-                .wrapping_add(id as u64)
+            1 + self.vary.below(crate::params::SEED_MAX)
         } else {
             self.settings.seed
         };
         generator.reseed(seed);
         if let Err(e) = generator.prime(&context) {
             self.shared.status.lock().message = Some(format!("inference failed: {e}"));
+            self.stats.progress.publish(id, f64::INFINITY);
             return;
         }
         self.answers += 1;
-        self.shared.status.lock().answers = self.answers;
+        let mut status = self.shared.status.lock();
+        status.answers = self.answers;
+        status.last_seed = Some(seed);
         self.answer = Some(Answer {
             id,
             start_beat,
             length_steps: (length_beats * spb).round() as u64,
             step_beats: vocab.step_beats(),
+            collector: NoteCollector::default(),
         });
     }
 
     /// Generates the current answer up to `horizon` (beats). Returns whether it generated.
     pub fn generate_ahead(&mut self, horizon: f64) -> bool {
-        let (Some(answer), Some(generator)) = (self.answer.as_ref(), self.generator.as_mut())
+        let (Some(answer), Some(generator)) = (self.answer.as_mut(), self.generator.as_mut())
         else {
             return false;
         };
         let tx = &self.tx;
         let stats = &self.stats;
+        let conversation = &mut self.conversation;
         let (id, start, step_beats) = (answer.id, answer.start_beat, answer.step_beats);
+        let collector = &mut answer.collector;
         let mut send = |ev: NoteEvent| {
+            let to_beat = |step: u64| start + step as f64 * step_beats;
             let msg = match ev {
                 NoteEvent::On {
                     pitch,
@@ -321,13 +418,13 @@ impl Worker {
                     step,
                 } => FromWorker::Note {
                     id,
-                    beat: start + step as f64 * step_beats,
+                    beat: to_beat(step),
                     pitch,
                     velocity,
                 },
                 NoteEvent::Off { pitch, step } => FromWorker::Note {
                     id,
-                    beat: start + step as f64 * step_beats,
+                    beat: to_beat(step),
                     pitch,
                     velocity: 0,
                 },
@@ -335,35 +432,110 @@ impl Worker {
             if tx.try_send(msg).is_err() {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
+            conversation.extend(collector.push(ev, to_beat));
         };
+        let length_steps = answer.length_steps;
         let mut worked = false;
         let mut tokens = 0;
+        let mut finished = false;
         while start + generator.step_count() as f64 * step_beats < horizon && tokens < 64 {
             worked = true;
             tokens += 1;
-            if generator.step_count() >= answer.length_steps {
+            if generator.step_count() >= length_steps {
                 // The answer is complete: end what still sounds at its last step.
-                generator.release_all(&mut send);
-                self.answer = None;
-                return true;
+                finished = true;
+                break;
             }
-            match generator.step(
-                &self.settings.constraints,
-                self.settings.temperature,
-                &mut send,
-            ) {
+            let constraints = Constraints {
+                end_step: Some(length_steps),
+                ..self.settings.constraints
+            };
+            match generator.step(&constraints, &self.settings.sampling, &mut send) {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
-                    generator.release_all(&mut send);
-                    self.answer = None;
-                    return true;
+                    finished = true;
+                    break;
                 }
             }
+        }
+        if finished {
+            generator.release_all(&mut send);
+            self.answer = None;
+            self.stats.progress.publish(id, f64::INFINITY);
+        } else {
+            let through = start + generator.step_count() as f64 * step_beats;
+            self.stats.progress.publish(id, through);
         }
         worked
     }
 
     pub fn is_answering(&self) -> bool {
         self.answer.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh_worker() -> Worker {
+        let (_, rx) = crossbeam_channel::bounded(1);
+        let (tx, _) = crossbeam_channel::bounded(1);
+        Worker::new(rx, tx, Arc::default(), Arc::default())
+    }
+
+    #[test]
+    fn fresh_instances_vary_differently() {
+        let firsts: Vec<u64> = (0..4)
+            .map(|_| fresh_worker().vary.below(crate::params::SEED_MAX))
+            .collect();
+        assert!(
+            firsts.windows(2).any(|w| w[0] != w[1]),
+            "every fresh instance drew {firsts:?}"
+        );
+    }
+
+    fn note(pitch: u8, start: f64, end: f64) -> Note {
+        Note {
+            pitch,
+            velocity: 80,
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn the_context_is_the_recent_exchange_within_its_bound() {
+        let vocab = Vocab::default();
+        let mut conversation = Vec::new();
+        let phrase1: Vec<Note> = (0..4)
+            .map(|i| note(60 + i, i as f64, i as f64 + 0.5))
+            .collect();
+        let c = conversation_context(&mut conversation, phrase1.clone(), &vocab).to_vec();
+        assert_eq!(c, phrase1);
+        // The answer joins, then the next phrase: all three are the context, in time order.
+        conversation.push(note(72, 5.0, 6.0));
+        let phrase2 = vec![note(65, 8.0, 9.0)];
+        let c = conversation_context(&mut conversation, phrase2, &vocab).to_vec();
+        assert_eq!(c.len(), 6);
+        assert_eq!((c[4].pitch, c[5].pitch), (72, 65));
+
+        // A long pause starts a new conversation.
+        let phrase3 = vec![note(50, 30.0, 31.0)];
+        let c = conversation_context(&mut conversation, phrase3.clone(), &vocab).to_vec();
+        assert_eq!(c, phrase3);
+
+        // However long the exchange, the context keeps its most recent part within the bound.
+        let long: Vec<Note> = (0..2000)
+            .map(|i| note(40 + (i % 40) as u8, i as f64 * 0.25, i as f64 * 0.25 + 0.2))
+            .collect();
+        let c = conversation_context(&mut conversation, long.clone(), &vocab).to_vec();
+        let tokens = encode(&c, &vocab).len();
+        assert!(tokens <= MAX_CONTEXT_TOKENS, "{tokens}");
+        assert!(
+            tokens > MAX_CONTEXT_TOKENS / 2,
+            "{tokens}: dropped too much"
+        );
+        assert_eq!(c.last(), long.last(), "the newest note stays");
     }
 }

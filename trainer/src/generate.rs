@@ -1,10 +1,12 @@
 //! `trainer generate`: continue a prompt MIDI file with a model.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Result;
 use continuo_core::midi::{sort_notes, Note, Score};
 use continuo_core::runtime::{Generator, RuntimeError};
-use continuo_core::sampling::Constraints;
-use continuo_core::tokens::{encode, NoteCollector, NoteEvent};
+use continuo_core::sampling::{Constraints, Sampling};
+use continuo_core::tokens::{encode, push_time_shift, NoteCollector, NoteEvent};
 use continuo_core::vocab::Token;
 
 /// Continues `prompt` for `beats` beats. Returns the prompt followed by the continuation.
@@ -12,11 +14,26 @@ pub fn continue_score(
     generator: &mut Generator,
     prompt: &Score,
     beats: f64,
-    temperature: f32,
+    sampling: &Sampling,
+    constraints: &Constraints,
+) -> Result<Score, RuntimeError> {
+    continue_score_from(generator, prompt, None, beats, sampling, constraints)
+}
+
+/// [`continue_score`], but the continuation starts at beat `from` (the prompt's time base)
+/// when that is later than the prompt's last event: the model hears the rest in between, as
+/// it does in the plugin. `None`, or a `from` before the prompt ends: right after the
+/// prompt's last event.
+pub fn continue_score_from(
+    generator: &mut Generator,
+    prompt: &Score,
+    from: Option<f64>,
+    beats: f64,
+    sampling: &Sampling,
     constraints: &Constraints,
 ) -> Result<Score, RuntimeError> {
     let vocab = generator.model().meta().vocab;
-    let context = encode(&prompt.notes, &vocab);
+    let mut context = encode(&prompt.notes, &vocab);
     let step = vocab.step_beats();
     let origin = prompt
         .first_start()
@@ -31,10 +48,20 @@ pub fn continue_score(
             }
         })
         .sum();
-    let start = origin + context_steps as f64 * step;
+    let mut start = origin + context_steps as f64 * step;
+    if let Some(from) = from {
+        let rest = ((from - start) / step).round().max(0.0) as u64;
+        push_time_shift(&mut context, rest, &vocab);
+        start += rest as f64 * step;
+    }
     generator.prime(&context)?;
 
     let target_steps = (beats / step).ceil() as u64;
+    // The continuation ends exactly on its length, not a time shift beyond.
+    let constraints = Constraints {
+        end_step: Some(target_steps),
+        ..*constraints
+    };
     let mut collector = NoteCollector::default();
     let mut notes: Vec<Note> = prompt.notes.clone();
     let beat = |s: u64| start + s as f64 * step;
@@ -47,7 +74,7 @@ pub fn continue_score(
             break;
         }
         if generator
-            .step(constraints, temperature, |ev| record(ev, &mut notes))?
+            .step(&constraints, sampling, |ev| record(ev, &mut notes))?
             .is_none()
         {
             break;
@@ -59,4 +86,31 @@ pub fn continue_score(
         notes,
         bpm: prompt.bpm,
     })
+}
+
+/// `out` with `-k` before its extension: where variation `k` of `trainer generate` goes.
+pub fn variation_path(out: &Path, k: u64) -> PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match out.extension() {
+        Some(ext) => format!("{stem}-{k}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{k}"),
+    };
+    out.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variations_are_numbered_before_the_extension() {
+        assert_eq!(
+            variation_path(Path::new("out/answer.mid"), 3),
+            Path::new("out/answer-3.mid")
+        );
+        assert_eq!(
+            variation_path(Path::new("answer"), 1),
+            Path::new("answer-1")
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Continuo's trainer: MIDI folder → GRU (burn) → ONNX model the plugin plays.
 
+pub mod check;
 pub mod config;
 pub mod data;
 pub mod eval;

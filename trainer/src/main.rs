@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use continuo_core::sampling::Sampling;
 use continuo_trainer::config::TrainConfig;
 use continuo_trainer::train::{train, Ending, Start, TrainArgs};
-use continuo_trainer::{eval, generate};
+use continuo_trainer::{check, eval, generate};
 
 const CHOPIN_ATTRIBUTION: &str =
     "Chopin MIDI files from piano-midi.de by Bernd Krueger, CC BY-SA 3.0 DE";
@@ -44,16 +45,68 @@ enum Command {
         /// Length of the continuation in beats.
         #[arg(long, default_value_t = 16.0)]
         beats: f64,
-        #[arg(long, default_value_t = 0.9)]
-        temperature: f32,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+        /// Seed of the (first) continuation.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Write this many continuations of the same prompt, with seeds SEED, SEED+1, …, as
+        /// OUT-1.mid, OUT-2.mid, …
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+        variations: u64,
         /// Longest a generated note may sound, in beats (0: no limit).
         #[arg(long, default_value_t = continuo_core::sampling::DEFAULT_LONGEST_NOTE_BEATS)]
         longest_note: f32,
         #[arg(long)]
         out: PathBuf,
     },
+    /// Continue 2-bar prompts from held-out pieces and compare the answers with the true
+    /// continuations and two baselines (replaying the prompt, random notes of its key).
+    Check {
+        #[arg(long)]
+        model: PathBuf,
+        /// Folder of held-out .mid/.midi files (searched recursively).
+        #[arg(long)]
+        data: PathBuf,
+        /// Prompts per piece, spread evenly over it.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+        windows: u64,
+        /// Answers per prompt, with seeds 1 to N.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+        /// Also write the report to this file as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// How notes are drawn; the defaults are the plugin's.
+#[derive(clap::Args)]
+struct SamplingArgs {
+    #[arg(long, default_value_t = Sampling::DEFAULT_TEMPERATURE)]
+    temperature: f32,
+    /// Never draw a token less likely than this share of the likeliest one (0: off).
+    #[arg(long, default_value_t = Sampling::DEFAULT_MIN_P)]
+    min_p: f32,
+    /// Logit penalty on striking the previous onset's pitch again (0: off).
+    #[arg(long, default_value_t = Sampling::DEFAULT_REPEAT_PENALTY)]
+    repeat_penalty: f32,
+    /// Pull toward the prompt's pitch classes and register (0: off).
+    #[arg(long, default_value_t = Sampling::DEFAULT_FOLLOW)]
+    follow: f32,
+}
+
+impl From<SamplingArgs> for Sampling {
+    fn from(a: SamplingArgs) -> Self {
+        Sampling {
+            temperature: a.temperature,
+            min_p: a.min_p,
+            repeat_penalty: a.repeat_penalty,
+            follow: a.follow,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -266,8 +319,9 @@ fn main() -> Result<()> {
             model,
             prompt,
             beats,
-            temperature,
+            sampling,
             seed,
+            variations,
             longest_note,
             out,
         } => {
@@ -277,24 +331,58 @@ fn main() -> Result<()> {
                 .with_context(|| format!("reading {}", prompt.display()))?;
             let model = continuo_core::runtime::Model::load(&model, &Default::default())?;
             let mut generator = continuo_core::runtime::Generator::new(model, seed);
-            let result = generate::continue_score(
-                &mut generator,
-                &score,
-                beats,
-                temperature,
-                &continuo_core::sampling::Constraints {
-                    max_note_beats: (longest_note > 0.0).then_some(longest_note),
-                    ..Default::default()
-                },
-            )?;
-            let added = result.notes.len() - score.notes.len();
-            std::fs::write(&out, continuo_core::midi::write_midi(&result)?)
-                .with_context(|| format!("writing {}", out.display()))?;
-            println!(
-                "{} prompt notes + {added} generated notes written to {}",
-                score.notes.len(),
-                out.display()
-            );
+            let sampling = Sampling::from(sampling);
+            let constraints = continuo_core::sampling::Constraints {
+                max_note_beats: (longest_note > 0.0).then_some(longest_note),
+                ..Default::default()
+            };
+            for k in 0..variations {
+                generator.reseed(seed + k);
+                let result = generate::continue_score(
+                    &mut generator,
+                    &score,
+                    beats,
+                    &sampling,
+                    &constraints,
+                )?;
+                let path = if variations == 1 {
+                    out.clone()
+                } else {
+                    generate::variation_path(&out, k + 1)
+                };
+                let added = result.notes.len() - score.notes.len();
+                std::fs::write(&path, continuo_core::midi::write_midi(&result)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!(
+                    "{} prompt notes + {added} generated notes (seed {}) written to {}",
+                    score.notes.len(),
+                    seed + k,
+                    path.display()
+                );
+            }
+        }
+        Command::Check {
+            model,
+            data,
+            windows,
+            seeds,
+            sampling,
+            json,
+        } => {
+            let options = check::CheckOptions {
+                windows: windows as usize,
+                seeds,
+                sampling: sampling.into(),
+            };
+            let (report, skipped) = check::check_model(&model, &data, &options)?;
+            for s in &skipped {
+                eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+            }
+            print!("{report}");
+            if let Some(path) = json {
+                std::fs::write(&path, report.to_json())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
         }
     }
     Ok(())

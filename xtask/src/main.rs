@@ -4,7 +4,8 @@
 //! * `bundle …` — nice-plug's bundler (reads `bundler.toml`), plus ONNX Runtime in the bundles
 //! * `install [--no-install]` — fetch-ort + release bundles, copied to ~/.clap and ~/.vst3
 //! * `demo [--prompt in.mid] [--out DIR]` — continue a prompt through the plugin's engine
-//! * `test` — fetch-ort + the whole test suite
+//! * `test` — fetch-ort + the whole test suite, then the plugin validators where they are
+//!   found (`$CONTINUO_VALIDATORS`, or `../shared/tools/plugin-validators`)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -205,8 +206,67 @@ fn bundle(args: &[String]) -> Result<()> {
     let clap_side = bundled.join("continuo");
     std::fs::create_dir_all(&clap_side)?;
     std::fs::copy(&lib, clap_side.join(ORT_LIB))?;
+    module_info(&bundled.join("Continuo.vst3"))?;
     println!("bundles with ONNX Runtime in {}", bundled.display());
     Ok(())
+}
+
+/// Where Steinberg's and free-audio's validators (and `moduleinfotool`) are, if anywhere:
+/// `$CONTINUO_VALIDATORS`, else the `shared/tools` folder beside this checkout.
+fn validators_dir() -> Option<PathBuf> {
+    std::env::var_os("CONTINUO_VALIDATORS")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("../shared/tools/plugin-validators")))
+        .filter(|d| d.join("validate").is_file())
+}
+
+/// `Contents/Resources/moduleinfo.json`, which lets VST3 hosts scan the bundle without
+/// loading it, written by Steinberg's `moduleinfotool` where it is found.
+fn module_info(vst3: &Path) -> Result<()> {
+    let Some(tool) = validators_dir()
+        .map(|d| d.join("moduleinfotool"))
+        .filter(|t| t.is_file())
+    else {
+        println!("moduleinfo.json: skipped (moduleinfotool not found; set CONTINUO_VALIDATORS)");
+        return Ok(());
+    };
+    if !vst3.is_dir() {
+        return Ok(());
+    }
+    let resources = vst3.join("Contents/Resources");
+    std::fs::create_dir_all(&resources)?;
+    let mut cmd = Command::new(tool);
+    cmd.args(["-create", "-version", env!("CARGO_PKG_VERSION"), "-path"])
+        .arg(vst3)
+        .arg("-output")
+        .arg(resources.join("moduleinfo.json"));
+    run(cmd)
+}
+
+/// Runs both validators on the bundles in `dir`.
+fn validate(validators: &Path, dir: &Path) -> Result<()> {
+    println!("validating {}", dir.display());
+    let mut cmd = Command::new(validators.join("validate"));
+    cmd.arg(dir);
+    run(cmd)
+}
+
+/// Bundles the debug `assert_process_allocs` library the host tests built, so the validators
+/// run against a build that aborts on any allocation on the audio thread.
+fn debug_bundles(lib: &Path) -> Result<PathBuf> {
+    let plugin = Path::new("target/plugin-under-test/debug/libcontinuo.so");
+    if !plugin.is_file() {
+        bail!("{} is missing: the host tests build it", plugin.display());
+    }
+    let dir = PathBuf::from("target/bundled-allocs");
+    let vst3_bin = dir.join("Continuo.vst3/Contents/x86_64-linux");
+    std::fs::create_dir_all(&vst3_bin)?;
+    std::fs::create_dir_all(dir.join("continuo"))?;
+    std::fs::copy(plugin, dir.join("Continuo.clap"))?;
+    std::fs::copy(plugin, vst3_bin.join("Continuo.so"))?;
+    std::fs::copy(lib, vst3_bin.join(ORT_LIB))?;
+    std::fs::copy(lib, dir.join("continuo").join(ORT_LIB))?;
+    Ok(dir)
 }
 
 fn home() -> Result<PathBuf> {
@@ -303,6 +363,17 @@ fn test(args: &[String]) -> Result<()> {
     let lib = fetch_ort()?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).args(args);
-    cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(lib)?);
-    run(cmd)
+    cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(&lib)?);
+    run(cmd)?;
+    let Some(validators) = validators_dir() else {
+        println!(
+            "plugin validators: skipped (not found; set CONTINUO_VALIDATORS to the folder \
+             holding clap-validator, validator and validate)"
+        );
+        return Ok(());
+    };
+    // A host aborts on any allocation on the audio thread in this build.
+    validate(&validators, &debug_bundles(&lib)?)?;
+    install(true)?;
+    validate(&validators, Path::new("target/bundled"))
 }

@@ -13,6 +13,7 @@ use continuo::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
 use continuo::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
 use continuo::worker::{ModelSource, Shared, Worker, WorkerSettings};
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
+use continuo_core::sampling::Sampling;
 use continuo_core::tokens::{NoteCollector, NoteEvent};
 use crossbeam_channel::bounded;
 
@@ -35,7 +36,7 @@ fn parse_args() -> Result<Args, String> {
         prompt: None,
         out: "out".into(),
         bars: 4,
-        temperature: 0.9,
+        temperature: Sampling::DEFAULT_TEMPERATURE,
         seed: 7,
         model: None,
         prompt_beats: 16.0,
@@ -143,7 +144,10 @@ fn run() -> Result<(), String> {
             .model
             .clone()
             .map_or(ModelSource::Embedded, ModelSource::Path),
-        temperature: args.temperature,
+        sampling: Sampling {
+            temperature: args.temperature,
+            ..Default::default()
+        },
         seed: args.seed,
         ..Default::default()
     };
@@ -186,9 +190,12 @@ fn run() -> Result<(), String> {
         .collect();
     input.sort_by_key(|&(s, _, v)| (s, v > 0));
     let phrase_end = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
+    // Rendered offline, as a DAW's export does: the engine waits for each answer, so the
+    // render is the same on any machine, as fast as it can go.
     let settings = Settings {
         length_bars: args.bars,
         channel: ANSWER_CHANNEL,
+        offline: true,
         ..Settings::default()
     };
     let end_beat =
@@ -215,10 +222,6 @@ fn run() -> Result<(), String> {
         }
         engine.end_block(&mut emit);
         sample += u64::from(BLOCK);
-        // Eight times real time: the inference thread keeps its lead as in a live session.
-        std::thread::sleep(Duration::from_secs_f64(
-            f64::from(BLOCK) / SAMPLE_RATE / 8.0,
-        ));
     }
     engine.stop_answer(0, &mut |e| heard.push((sample, e)));
     shared
