@@ -515,10 +515,25 @@ impl Engine {
                 self.play_until(self.block.len, emit);
             }
         }
+        self.finish_answer(emit);
         if self.free_running {
             self.free_beat = end;
         }
         self.expected_beat = Some(end);
+    }
+
+    /// Ends the answer once the inference thread has sent all of it and all of it has played,
+    /// so nothing keeps the host awake after it.
+    fn finish_answer(&mut self, emit: &mut impl FnMut(OutEvent)) {
+        // Progress first: notes sent before it was published are in the queue by then.
+        if !(self.answering && self.stats.progress.covers(self.answer_id, f64::INFINITY)) {
+            return;
+        }
+        self.receive(emit);
+        self.play_until(self.block.len, emit);
+        if self.pending.is_empty() {
+            self.answering = false;
+        }
     }
 
     /// Ends the answer and forgets the phrase where no events can be sent (host reset,
@@ -618,6 +633,33 @@ mod tests {
                 velocity: 90,
             })
             .unwrap();
+    }
+
+    #[test]
+    fn a_finished_answer_lets_the_host_sleep() {
+        let mut r = answering_rig();
+        let id = r.engine.answer_id;
+        generated(&r, id, 2.0, 72);
+        r.worker_tx
+            .send(FromWorker::Note {
+                id,
+                beat: 2.5,
+                pitch: 72,
+                velocity: 0,
+            })
+            .unwrap();
+        r.engine.stats.progress.publish(id, f64::INFINITY);
+        for i in 8..10 {
+            block(&mut r, i as f64 * 0.25, |_, _| {});
+            assert!(r.engine.needs_processing(), "the note still sounds");
+        }
+        let out = block(&mut r, 2.5, |_, _| {});
+        assert!(
+            matches!(out[..], [OutEvent::Off { pitch: 72, .. }]),
+            "{out:?}"
+        );
+        assert!(!r.engine.is_answering());
+        assert!(!r.engine.needs_processing());
     }
 
     #[test]

@@ -16,6 +16,8 @@ struct Session {
     processor: Option<StartedPluginAudioProcessor<()>>,
     sample: u64,
     heard: Vec<Heard>,
+    /// What `process` returned for each block.
+    statuses: Vec<ProcessStatus>,
     _entry: PluginEntry,
 }
 
@@ -55,6 +57,7 @@ impl Session {
             processor: Some(processor),
             sample: 0,
             heard: Vec::new(),
+            statuses: Vec::new(),
             _entry: entry,
         }
     }
@@ -124,7 +127,8 @@ impl HostSession for Session {
         // No audio ports: give the block its real length so event offsets mean something.
         let audio_in = unsafe { InputAudioBuffers::from_raw_buffers(&[], BLOCK) };
         let mut audio_out = OutputAudioBuffers::empty();
-        self.processor
+        let status = self
+            .processor
             .as_mut()
             .unwrap()
             .process(
@@ -136,6 +140,7 @@ impl HostSession for Session {
                 Some(&transport),
             )
             .expect("process");
+        self.statuses.push(status);
         let mut last_time = 0;
         for event in output.iter() {
             let time = event.header().time();
@@ -180,5 +185,39 @@ fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
     // Let the inference thread load the model, as a DAW session would before you play.
     std::thread::sleep(std::time::Duration::from_millis(500));
     answer_then_stop(&mut s, &musical_params());
+    s.finish();
+}
+
+#[test]
+fn keeps_the_host_from_sleeping_while_an_answer_is_due() {
+    let mut s = Session::start();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    play(&mut s, &[], 1.0, &musical_params());
+    assert!(
+        s.statuses
+            .iter()
+            .all(|&st| st == ProcessStatus::ContinueIfNotQuiet),
+        "nothing played yet: the host may sleep"
+    );
+    // The phrase (beats 1–5), its silence and its 1-bar answer (beats 6–10).
+    let phrase: Vec<_> = phrase()
+        .into_iter()
+        .map(|(b, p, v)| (b + 1.0, p, v))
+        .collect();
+    let from = s.statuses.len();
+    play(&mut s, &phrase, 10.0, &[]);
+    let quiet_input = (5.0 * SAMPLES_PER_BEAT) as usize / BLOCK as usize;
+    // Up to the answer's last block, where its last note-offs go out and it is over.
+    let last = s.statuses.len() - 1;
+    assert!(
+        s.statuses[quiet_input..last]
+            .iter()
+            .all(|&st| st == ProcessStatus::Continue),
+        "input is quiet after beat 5 while the answer is due and plays: {:?}",
+        &s.statuses[from..]
+    );
+    // After the answer, nothing waits: the host may sleep again.
+    play(&mut s, &[], 12.0, &[]);
+    assert_eq!(s.statuses.last(), Some(&ProcessStatus::ContinueIfNotQuiet));
     s.finish();
 }

@@ -1,5 +1,5 @@
 //! Training throughput (tokens/s, one Adam step, fused CPU engine and burn reference) and single-token ONNX Runtime latency
-//! (1 intra-op thread) for the default architecture.
+//! (1 intra-op thread) for each model size the README compares.
 
 use burn::prelude::*;
 use continuo_core::contract::{Architecture, ModelMeta};
@@ -58,29 +58,43 @@ fn training_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// One token through ONNX Runtime on one thread, for each model size in the README's table:
+/// the plugin's per-token cost (weights are random; the cost does not depend on them).
 fn inference_step(c: &mut Criterion) {
     let device = Device::flex();
     let vocab = Vocab::default();
-    let net = ContinuoNet::new(vocab.size(), arch(), 0.0, &device);
-    let dir = std::env::temp_dir().join(format!("continuo-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    write_model(&dir, &net, &ModelMeta::new("bench", vocab, arch())).unwrap();
-    let mut model = Model::load(
-        &dir,
-        &RuntimeOptions {
-            intra_threads: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut tok = 0u32;
-    c.bench_function("ort_single_step_1_thread", |bench| {
-        bench.iter(|| {
-            tok = (tok + 37) % vocab.size() as u32;
-            model.run(&[tok]).unwrap()[0]
-        })
-    });
-    std::fs::remove_dir_all(&dir).ok();
+    let mut group = c.benchmark_group("ort_single_step_1_thread");
+    for (layers, hidden) in [(2, 256), (2, 512), (3, 512)] {
+        let arch = Architecture {
+            hidden_dim: hidden,
+            num_layers: layers,
+            ..arch()
+        };
+        let net = ContinuoNet::new(vocab.size(), arch, 0.0, &device);
+        let dir = std::env::temp_dir().join(format!(
+            "continuo-bench-{}-{layers}x{hidden}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_model(&dir, &net, &ModelMeta::new("bench", vocab, arch)).unwrap();
+        let mut model = Model::load(
+            &dir,
+            &RuntimeOptions {
+                intra_threads: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut tok = 0u32;
+        group.bench_function(format!("{layers}x{hidden}"), |bench| {
+            bench.iter(|| {
+                tok = (tok + 37) % vocab.size() as u32;
+                model.run(&[tok]).unwrap()[0]
+            })
+        });
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    group.finish();
 }
 
 criterion_group!(benches, training_step, inference_step);
