@@ -221,3 +221,86 @@ fn keeps_the_host_from_sleeping_while_an_answer_is_due() {
     assert_eq!(s.statuses.last(), Some(&ProcessStatus::ContinueIfNotQuiet));
     s.finish();
 }
+
+/// Resident memory of this process, in bytes (Linux).
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// CPU time this process has used (user + system), in seconds (Linux, 100 ticks/s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+#[test]
+fn eight_instances_in_one_process_each_answer_their_own_phrase() {
+    const N: usize = 8;
+    let before = rss_bytes();
+    let mut sessions: Vec<Session> = (0..N).map(|_| Session::start()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let after = rss_bytes();
+
+    // Nobody plays: the idle cost of all eight (reported, not asserted: timings live in
+    // reports, not tests).
+    let cpu0 = cpu_seconds();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let idle = cpu0.zip(cpu_seconds()).map(|(a, b)| (b - a) / 2.0);
+    if let (Some(b), Some(a), Some(idle)) = (before, after, idle) {
+        eprintln!(
+            "{N} instances: {:.1} MiB resident each (model loaded), idle CPU of all {N}: {:.1}% of one core",
+            (a.saturating_sub(b)) as f64 / N as f64 / (1 << 20) as f64,
+            idle * 100.0
+        );
+    }
+
+    // Instance i hears the phrase with its own first block of parameters; each plays the
+    // phrase transposed by a different octave-safe step so its answer is its own.
+    let params = musical_params();
+    let phrases: Vec<Vec<(f64, u8, u8)>> = (0..N)
+        .map(|i| {
+            phrase()
+                .into_iter()
+                .map(|(b, p, v)| (b, p + [0, 2, 4, 5, 7, 9, 11, 12][i], v))
+                .collect()
+        })
+        .collect();
+    let mut first = true;
+    while (sessions[0].sample as f64) < 10.0 * SAMPLES_PER_BEAT {
+        for (s, events) in sessions.iter_mut().zip(&phrases) {
+            let start = s.sample;
+            let in_block: Vec<(u32, u8, u8)> = events
+                .iter()
+                .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
+                .filter(|&(t, _, _)| t >= start && t < start + u64::from(BLOCK))
+                .map(|(t, p, v)| ((t - start) as u32, p, v))
+                .collect();
+            s.block(true, if first { &params } else { &[] }, &in_block);
+        }
+        first = false;
+        // Real time at 2×: eight inference threads share the machine's cores.
+        std::thread::sleep(std::time::Duration::from_micros(
+            (f64::from(BLOCK) / SAMPLE_RATE * 1e6 / 2.0) as u64,
+        ));
+    }
+    for (i, s) in sessions.into_iter().enumerate() {
+        // Phrase in beats 0–3.95, pause reached at 4.95: a 1-bar answer from beat 5.
+        check_answer(&s.heard, 1, 5.0, 9.0, 48, 84);
+        let own: Vec<u8> = s
+            .heard
+            .iter()
+            .filter(|h| h.channel == 0 && h.velocity > 0)
+            .map(|h| h.pitch)
+            .collect();
+        assert_eq!(
+            own[0],
+            60 + [0, 2, 4, 5, 7, 9, 11, 12][i],
+            "instance {i} heard its phrase"
+        );
+        s.finish();
+    }
+}
