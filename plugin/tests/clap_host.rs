@@ -3,6 +3,7 @@
 
 mod common;
 
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_host::events::event_types::*;
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
@@ -23,6 +24,12 @@ struct Session {
 
 impl Session {
     fn start() -> Self {
+        Self::start_in(RenderMode::Realtime)
+    }
+
+    /// [`Self::start`], told by the render extension whether the host renders in real time
+    /// or offline (a bounce or export) before it activates the plugin.
+    fn start_in(mode: RenderMode) -> Self {
         let lib = plugin_library();
         let entry = unsafe { PluginEntry::load(&lib) }
             .unwrap_or_else(|e| panic!("loading {}: {e:?}", lib.display()));
@@ -42,6 +49,13 @@ impl Session {
         let mut instance =
             PluginInstance::<()>::new(|_| (), |_| (), &entry, descriptor.id().unwrap(), &host)
                 .unwrap();
+        let render: PluginRender = instance
+            .plugin_handle()
+            .get_extension()
+            .expect("the render extension");
+        render
+            .set(&instance.plugin_handle(), mode)
+            .expect("render mode accepted");
         let config = PluginAudioConfiguration {
             sample_rate: SAMPLE_RATE,
             min_frames_count: BLOCK,
@@ -303,4 +317,26 @@ fn eight_instances_in_one_process_each_answer_their_own_phrase() {
         );
         s.finish();
     }
+}
+
+#[test]
+fn an_offline_render_holds_the_whole_answer_at_any_speed() {
+    // A bounce or export: blocks as fast as the machine goes, no pause between them.
+    // Continuo waits for its answers instead of dropping them.
+    let mut s = Session::start_in(RenderMode::Offline);
+    let params = musical_params();
+    let mut first = true;
+    while (s.sample as f64) < 10.0 * SAMPLES_PER_BEAT {
+        let start = s.sample;
+        let in_block: Vec<(u32, u8, u8)> = phrase()
+            .iter()
+            .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
+            .filter(|&(t, _, _)| t >= start && t < start + u64::from(BLOCK))
+            .map(|(t, p, v)| ((t - start) as u32, p, v))
+            .collect();
+        s.block(true, if first { &params } else { &[] }, &in_block);
+        first = false;
+    }
+    check_answer(&s.heard, 1, 5.0, 9.0, 48, 84);
+    s.finish();
 }

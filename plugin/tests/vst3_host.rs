@@ -315,6 +315,8 @@ struct Session {
     controller: ComPtr<IEditController>,
     sample: u64,
     heard: Vec<Heard>,
+    /// `kRealtime` or `kOffline` (a bounce or export).
+    mode: int32,
     module: Module,
 }
 
@@ -322,6 +324,11 @@ impl Session {
     /// A fresh instance, with `state` (a saved project chunk) restored before activation as
     /// hosts do when opening a project.
     fn start(state: Option<&[u8]>) -> Self {
+        Self::start_in(state, ProcessModes_::kRealtime as int32)
+    }
+
+    /// [`Self::start`] in process mode `mode`.
+    fn start_in(state: Option<&[u8]>, mode: int32) -> Self {
         let module = Module::load();
         let component = module.create();
         let processor = component
@@ -348,7 +355,7 @@ impl Session {
             }
 
             let mut setup = ProcessSetup {
-                processMode: ProcessModes_::kRealtime as int32,
+                processMode: mode,
                 symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
                 maxSamplesPerBlock: BLOCK as int32,
                 sampleRate: SAMPLE_RATE,
@@ -363,6 +370,7 @@ impl Session {
             controller,
             sample: 0,
             heard: Vec::new(),
+            mode,
             module,
         }
     }
@@ -477,7 +485,7 @@ impl HostSession for Session {
         let output = EventList::new(Vec::new());
 
         let mut data = ProcessData {
-            processMode: ProcessModes_::kRealtime as int32,
+            processMode: self.mode,
             symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
             numSamples: BLOCK as int32,
             numInputs: 0,
@@ -716,4 +724,26 @@ fn a_missing_model_from_the_project_passes_notes_through() {
         heard.iter().all(|h| h.channel == 0),
         "no answer without a model: {heard:?}"
     );
+}
+
+#[test]
+fn an_offline_render_holds_the_whole_answer_on_time_at_any_speed() {
+    // A bounce or export: the host renders as fast as it can, here with no pause at all
+    // between blocks. Continuo must wait for its answers rather than drop or delay them.
+    let mut s = Session::start_in(None, ProcessModes_::kOffline as int32);
+    let mut first = true;
+    while (s.sample() as f64) < 10.0 * SAMPLES_PER_BEAT {
+        let start = s.sample();
+        let in_block: Vec<(u32, u8, u8)> = phrase()
+            .iter()
+            .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
+            .filter(|&(t, _, _)| t >= start && t < start + u64::from(BLOCK))
+            .map(|(t, p, v)| ((t - start) as u32, p, v))
+            .collect();
+        s.block(true, if first { &MUSICAL } else { &[] }, &in_block);
+        first = false;
+    }
+    // Phrase in beats 0–3.95, pause reached at 4.95: a 1-bar answer from beat 5 to 9.
+    // Before nice-plug's patch the plugin was told it ran in real time and played nothing.
+    check_answer(s.heard(), 1, 5.0, 9.0, 48, 84);
 }
