@@ -375,6 +375,45 @@ impl Session {
         }
     }
 
+    /// One block whose only input is parameter changes by raw id and normalized value, as a
+    /// host sends when it restores a project. Returns how many events the plugin sent out.
+    fn restore_params(&mut self, changes: &[(u32, f64)]) -> usize {
+        let mut context: ProcessContext = unsafe { std::mem::zeroed() };
+        context.state = (kTempoValid | kProjectTimeMusicValid) as u32;
+        context.sampleRate = SAMPLE_RATE;
+        context.tempo = TEMPO;
+        let queues = changes
+            .iter()
+            .map(|&(id, normalized)| {
+                ComWrapper::new(ParamQueue {
+                    id,
+                    points: vec![(0, normalized)],
+                })
+            })
+            .collect();
+        let changes = ComWrapper::new(ParamChanges { queues });
+        let input = EventList::new(Vec::new());
+        let output = EventList::new(Vec::new());
+        let mut data = ProcessData {
+            processMode: self.mode,
+            symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
+            numSamples: BLOCK as int32,
+            numInputs: 0,
+            numOutputs: 0,
+            inputs: ptr::null_mut(),
+            outputs: ptr::null_mut(),
+            inputParameterChanges: changes.as_com_ref::<IParameterChanges>().unwrap().as_ptr(),
+            outputParameterChanges: ptr::null_mut(),
+            inputEvents: input.as_com_ref::<IEventList>().unwrap().as_ptr(),
+            outputEvents: output.as_com_ref::<IEventList>().unwrap().as_ptr(),
+            processContext: &mut context,
+        };
+        assert_eq!(unsafe { self.processor.process(&mut data) }, kResultOk);
+        self.sample += u64::from(BLOCK);
+        let n = output.events.lock().unwrap().len();
+        n
+    }
+
     /// The project chunk a host would save now.
     fn save(&self) -> Vec<u8> {
         let stream = MemoryStream::new(Vec::new());
@@ -746,4 +785,31 @@ fn an_offline_render_holds_the_whole_answer_on_time_at_any_speed() {
     // Phrase in beats 0–3.95, pause reached at 4.95: a 1-bar answer from beat 5 to 9.
     // Before nice-plug's patch the plugin was told it ran in real time and played nothing.
     check_answer(s.heard(), 1, 5.0, 9.0, 48, 84);
+}
+
+#[test]
+fn reopening_a_project_restores_no_midi_cc_burst() {
+    // nice-plug registers 16 × 130 hidden parameters that carry MIDI CCs, channel pressure and
+    // pitch bend. A host that saved them with the project sends them all back on reopening,
+    // with the value the plugin reported (0.5). That must reach nobody, and it must not
+    // overflow the event buffer (this build aborts on an allocation in `process`).
+    let mut s = Session::start(None);
+    let count = unsafe { s.controller.getParameterCount() };
+    let midi_params: Vec<(u32, f64)> = (0..count)
+        .filter_map(|i| {
+            let mut info: ParameterInfo = unsafe { std::mem::zeroed() };
+            unsafe { s.controller.getParameterInfo(i, &mut info) };
+            let reported = unsafe { s.controller.getParamNormalized(info.id) };
+            (c_str_u16(&info.title).starts_with("MIDI Ch.")).then_some((info.id, reported))
+        })
+        .collect();
+    assert_eq!(midi_params.len(), 16 * 130);
+    assert_eq!(s.restore_params(&midi_params), 0, "no events out");
+    // A real CC still passes: the sustain pedal down on channel 1.
+    let pedal = midi_params[64].0;
+    assert_eq!(s.restore_params(&[(pedal, 127.0 / 127.0)]), 1);
+}
+
+fn c_str_u16(chars: &[u16]) -> String {
+    String::from_utf16_lossy(&chars[..chars.iter().position(|&c| c == 0).unwrap_or(chars.len())])
 }

@@ -1175,10 +1175,21 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
 
                                 // MIDI CC messages, channel pressure, and pitch bend are also sent
                                 // as parameter changes
-                                if P::MIDI_INPUT >= MidiConfig::MidiCCs
+                                let is_midi_param = P::MIDI_INPUT >= MidiConfig::MidiCCs
                                     && (VST3_MIDI_PARAMS_START..VST3_MIDI_PARAMS_END)
-                                        .contains(&param_hash)
-                                {
+                                        .contains(&param_hash);
+                                // Continuo's patch: `getParamNormalized` reports 0.5 for these
+                                // parameters, so a host that saves and restores every parameter
+                                // with a project sends 0.5 back for all 2080 of them on reopening:
+                                // a burst of CC 64s that overflows the event buffer (an
+                                // allocation on the audio thread) and reaches the synth. No 7-bit
+                                // CC or channel pressure (v/127) and no pitch bend (v/16383) is
+                                // exactly 0.5, so such a change is the host echoing our report,
+                                // not MIDI.
+                                if is_midi_param && value == 0.5 {
+                                    continue;
+                                }
+                                if is_midi_param {
                                     let midi_param_relative_idx =
                                         param_hash - VST3_MIDI_PARAMS_START;
                                     // This goes up to 130 for the 128 CCs followed by channel pressure and pitch bend
