@@ -198,6 +198,8 @@ pub struct Worker {
     generator: Option<Generator>,
     loaded: Option<(ModelSource, Provider)>,
     settings: WorkerSettings,
+    /// Where current settings come from, once the thread runs.
+    settings_source: Option<SettingsSource>,
     keyboard: Keyboard,
     phrase: Vec<Note>,
     /// The exchange so far (phrases and answers, in beats), oldest first; the context of the
@@ -226,6 +228,7 @@ impl Worker {
             generator: None,
             loaded: None,
             settings: WorkerSettings::default(),
+            settings_source: None,
             keyboard: Keyboard::default(),
             phrase: Vec::new(),
             conversation: Vec::new(),
@@ -238,13 +241,14 @@ impl Worker {
     /// Runs until [`Shared::stop`] is set, reading settings from `settings` (off the audio
     /// thread) every few milliseconds.
     pub fn spawn(mut self, settings: SettingsSource) -> JoinHandle<()> {
+        self.settings_source = Some(settings);
         std::thread::Builder::new()
             .name("continuo-inference".into())
             .spawn(move || {
                 let mut last_poll = Instant::now() - SETTINGS_POLL;
                 while !self.shared.stop.load(Ordering::Relaxed) {
                     if last_poll.elapsed() >= SETTINGS_POLL {
-                        self.refresh_settings(settings());
+                        self.refresh();
                         last_poll = Instant::now();
                     }
                     if self.poll() {
@@ -265,6 +269,13 @@ impl Worker {
                 }
             })
             .expect("spawning the inference thread")
+    }
+
+    /// Reads the current settings, if the thread has a source for them.
+    fn refresh(&mut self) {
+        if let Some(settings) = self.settings_source.as_ref().map(|source| source()) {
+            self.refresh_settings(settings);
+        }
     }
 
     /// Picks up parameter changes and (re)loads the model when its source changed.
@@ -330,7 +341,12 @@ impl Worker {
                 id,
                 start_beat,
                 length_beats,
-            } => self.start_answer(id, start_beat, length_beats),
+            } => {
+                // The answer follows the parameters as they are now, not as of the last poll:
+                // an offline render may play many beats within one poll interval.
+                self.refresh();
+                self.start_answer(id, start_beat, length_beats)
+            }
             ToWorker::Cancel => self.cancel_answer(self.stats.clock.now()),
             ToWorker::Reset => {
                 self.answer = None;

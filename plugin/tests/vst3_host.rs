@@ -323,8 +323,9 @@ struct Session {
 impl Session {
     /// A fresh instance, with `state` (a saved project chunk) restored before activation as
     /// hosts do when opening a project.
+    /// A session that renders offline: the tests' virtual clock (see `HostSession::offline`).
     fn start(state: Option<&[u8]>) -> Self {
-        Self::start_in(state, ProcessModes_::kRealtime as int32)
+        Self::start_in(state, ProcessModes_::kOffline as int32)
     }
 
     /// [`Self::start`] in process mode `mode`.
@@ -473,6 +474,10 @@ impl Session {
 }
 
 impl HostSession for Session {
+    fn offline(&self) -> bool {
+        self.mode == ProcessModes_::kOffline as int32
+    }
+
     /// (parameter id, plain value as the plugin shows it; the session normalizes it through
     /// the controller as a host does).
     type Param = (&'static str, f64);
@@ -607,16 +612,23 @@ const MUSICAL: [(&str, f64); 6] = [
     ("channel", 2.0),
 ];
 
-/// Lets the inference thread load the model, as it would before you play in a DAW.
-fn settle() {
-    std::thread::sleep(std::time::Duration::from_millis(500));
+/// The *Answer* parameter's text once the inference thread has loaded (or failed to load) the
+/// model: what a host shows. Waits for the load, which takes its own time on its own thread.
+fn settled_status(s: &Session) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let shown = s.display("enabled");
+        if !shown.contains("loading") || std::time::Instant::now() > deadline {
+            return shown;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 #[test]
 fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
     let mut s = Session::start(None);
-    settle();
-    assert_eq!(s.display("enabled"), "On", "the shipped model loads");
+    assert_eq!(settled_status(&s), "On", "the shipped model loads");
     answer_then_stop(&mut s, &MUSICAL);
     s.finish();
 }
@@ -624,7 +636,6 @@ fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
 #[test]
 fn bypass_and_suspension_mid_answer_leave_no_stuck_notes() {
     let mut s = Session::start(None);
-    settle();
     play(&mut s, &phrase(), 5.0, &MUSICAL);
     play_until_sounding(&mut s, 1, 9.0);
     let at_bypass = s.heard.len();
@@ -667,7 +678,6 @@ fn with_missing_model(chunk: &[u8]) -> Vec<u8> {
 #[test]
 fn swapping_the_model_mid_answer_ends_its_notes() {
     let mut s = Session::start(None);
-    settle();
     // 4-bar answers, so the answer is still going when the model changes.
     let mut params = MUSICAL.to_vec();
     params.push(("length", 4.0));
@@ -749,8 +759,7 @@ fn a_missing_model_from_the_project_passes_notes_through() {
     first.finish();
 
     let mut s = Session::start(Some(&chunk));
-    settle();
-    let shown = s.display("enabled");
+    let shown = settled_status(&s);
     assert!(
         shown.contains("no model") && shown.contains("does not exist"),
         "the Answer parameter says why: {shown}"
