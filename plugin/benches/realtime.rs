@@ -70,7 +70,7 @@ fn phrase_to_first_note(c: &mut Criterion) {
     let stats = Arc::new(EngineStats::default());
     // A playhead far ahead lifts the lookahead bound, so a first note that comes after a rest
     // is still generated (its latency is compute time; playback would wait for its beat).
-    stats.clock.publish(1000.0, 1000.0);
+    stats.playhead.publish(1000.0, 1000.0);
     let mut worker = Worker::new(worker_rx, worker_tx, shared.clone(), stats);
     worker.refresh_settings(Default::default());
     assert!(

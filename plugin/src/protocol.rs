@@ -3,7 +3,7 @@
 //! atomics that say where each side is.
 //!
 //! Timing: the audio thread publishes the beat its current block ends on
-//! ([`Clock::block_end`]); the inference thread generates the answer until
+//! ([`Playhead::block_end`]); the inference thread generates the answer until
 //! [`LOOKAHEAD_BEATS`] past it and publishes how far it got ([`Progress`]), after sending
 //! every note before that point. In real time the audio thread never waits: a note that comes
 //! late plays at once. Rendering offline (a bounce or export, faster or slower than real time),
@@ -54,12 +54,12 @@ pub const LOOKAHEAD_BEATS: f64 = 2.0;
 
 /// Where the audio thread is, for the inference thread.
 #[derive(Debug, Default)]
-pub struct Clock {
+pub struct Playhead {
     start_bits: AtomicU64,
     end_bits: AtomicU64,
 }
 
-impl Clock {
+impl Playhead {
     /// Audio thread: the block now processed spans `start..end` beats.
     pub fn publish(&self, start: f64, end: f64) {
         self.start_bits.store(start.to_bits(), Ordering::Relaxed);

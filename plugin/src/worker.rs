@@ -315,7 +315,7 @@ impl Worker {
             worked = true;
             self.handle(msg);
         }
-        worked | self.generate_ahead(self.stats.clock.block_end() + LOOKAHEAD_BEATS)
+        worked | self.generate_ahead(self.stats.playhead.block_end() + LOOKAHEAD_BEATS)
     }
 
     fn handle(&mut self, msg: ToWorker) {
@@ -347,7 +347,7 @@ impl Worker {
                 self.refresh();
                 self.start_answer(id, start_beat, length_beats)
             }
-            ToWorker::Cancel => self.cancel_answer(self.stats.clock.now()),
+            ToWorker::Cancel => self.cancel_answer(self.stats.playhead.now()),
             ToWorker::Reset => {
                 self.answer = None;
                 self.phrase.clear();

@@ -10,8 +10,13 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::protocol::{Clock, FromWorker, Progress, ToWorker};
-use crate::timeline::{quantize_start, BlockTime, StartQuantize};
+mod clock;
+mod phrase;
+
+use crate::protocol::{FromWorker, Playhead, Progress, ToWorker};
+use crate::timeline::StartQuantize;
+use clock::Clock;
+use phrase::Phrase;
 
 /// Host transport, as much of it as a host tells.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,7 +103,7 @@ struct Pending {
 pub struct EngineStats {
     /// Events dropped because a queue was full.
     pub dropped: AtomicU64,
-    pub clock: Clock,
+    pub playhead: Playhead,
     pub progress: Progress,
 }
 
@@ -107,8 +112,6 @@ const PENDING_CAPACITY: usize = 4096;
 /// so a stalled or crashed worker slows a bounce down rather than hanging the host.
 const OFFLINE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 const OFFLINE_POLL: std::time::Duration = std::time::Duration::from_micros(50);
-/// A transport position this far from where the last block ended is a jump (loop, relocate).
-const JUMP_TOLERANCE_BEATS: f64 = 1e-3;
 
 pub struct Engine {
     to_worker: Sender<ToWorker>,
@@ -116,32 +119,14 @@ pub struct Engine {
     stats: Arc<EngineStats>,
     settings: Settings,
 
-    block: BlockTime,
+    clock: Clock,
     /// Latest sample offset handled or emitted in this block: later events never go out
     /// before it, so the block's output stays in time order (hosts require it).
     cursor: u32,
-    was_playing: bool,
-    expected_beat: Option<f64>,
-    /// Beat position while the host transport is stopped: Continuo keeps time on its own so
-    /// you can jam without pressing play.
-    free_beat: f64,
-    bar_origin: f64,
-    beats_per_bar: f64,
-    /// This block runs on `free_beat` (no usable host position).
-    free_running: bool,
-
-    /// Keys the player holds (count per pitch, all channels).
-    held: [u8; 128],
-    held_total: u32,
-    /// Channels whose sustain pedal is down: a held pedal is still playing, so the silence
-    /// that ends a phrase starts at pedal-up.
-    pedals: u16,
+    phrase: Phrase,
     /// Channels (bits) on which each pitch's note-on was passed through: its note-off follows
     /// it whatever *Pass input through* says by then, so no note is left stuck downstream.
     passed: [u16; 128],
-    /// Beat of the last key release, while a phrase waits for its answer.
-    phrase_end: Option<f64>,
-    phrase_has_notes: bool,
 
     answer_id: u32,
     answering: bool,
@@ -164,20 +149,10 @@ impl Engine {
             from_worker,
             stats,
             settings: Settings::default(),
-            block: BlockTime::new(0.0, 120.0, 48_000.0, 0),
+            clock: Clock::default(),
             cursor: 0,
-            was_playing: false,
-            expected_beat: None,
-            free_beat: 0.0,
-            bar_origin: 0.0,
-            beats_per_bar: 4.0,
-            free_running: true,
-            held: [0; 128],
-            held_total: 0,
-            pedals: 0,
+            phrase: Phrase::default(),
             passed: [0; 128],
-            phrase_end: None,
-            phrase_has_notes: false,
             answer_id: 0,
             answering: false,
             pending: VecDeque::with_capacity(PENDING_CAPACITY),
@@ -213,24 +188,12 @@ impl Engine {
                 });
             }
         }
-        let tempo = t.tempo.unwrap_or(120.0);
-        // A host may say "playing" without a position, or send a non-finite one: then
-        // Continuo's own clock runs on, as when the transport is stopped.
-        let host_beat = t.pos_beats.filter(|b| t.playing && b.is_finite());
-        let start = host_beat.unwrap_or(self.free_beat);
-        let started_or_stopped = t.playing != self.was_playing;
-        let jumped = host_beat.is_some_and(|b| {
-            self.expected_beat
-                .is_some_and(|e| (b - e).abs() > JUMP_TOLERANCE_BEATS)
-        });
-        self.block = BlockTime::new(start, tempo, t.sample_rate, len);
+        let timeline_broke = self.clock.begin(t, len);
         self.cursor = 0;
-        self.free_running = host_beat.is_none();
-        if started_or_stopped || jumped {
+        if timeline_broke {
             // The pending answer was scheduled on the old timeline.
             self.stop_answer(0, emit);
-            self.phrase_end = None;
-            self.phrase_has_notes = false;
+            self.phrase.forget();
             self.send(ToWorker::Reset);
         }
         if settings.channel != self.settings.channel || (!settings.enabled && self.settings.enabled)
@@ -240,17 +203,14 @@ impl Engine {
         if settings.enabled != self.settings.enabled {
             // A phrase from before answering was switched off (or on) is stale: answered
             // later, its start would lie in the past and its notes would burst out at once.
-            self.phrase_end = None;
-            self.phrase_has_notes = false;
+            self.phrase.forget();
             self.send(ToWorker::Reset);
         }
         self.settings = settings;
-        self.was_playing = t.playing;
-        self.beats_per_bar = t.beats_per_bar;
-        if let Some(bar) = t.bar_start_beats.filter(|b| t.playing && b.is_finite()) {
-            self.bar_origin = bar;
-        }
-        self.stats.clock.publish(start, self.block.end_beat());
+        let block = self.clock.block();
+        self.stats
+            .playhead
+            .publish(block.start_beat, block.end_beat());
         self.receive(emit);
         self.await_worker(emit);
     }
@@ -261,7 +221,7 @@ impl Engine {
         if !(self.settings.offline && self.answering) {
             return;
         }
-        let end = self.block.end_beat();
+        let end = self.clock.block().end_beat();
         let since = std::time::Instant::now();
         while !self.stats.progress.covers(self.answer_id, end)
             && since.elapsed() < OFFLINE_WAIT_LIMIT
@@ -318,7 +278,7 @@ impl Engine {
     /// Plays generated events due before sample `until` (exclusive; `len` for the whole block).
     pub fn play_until(&mut self, until: u32, emit: &mut impl FnMut(OutEvent)) {
         while let Some(p) = self.pending.front().copied() {
-            let Some(timing) = self.block.offset_of(p.beat) else {
+            let Some(timing) = self.clock.block().offset_of(p.beat) else {
                 break;
             };
             if timing >= until {
@@ -371,22 +331,15 @@ impl Engine {
         self.play_until(timing + 1, emit);
         self.cursor = self.cursor.max(timing);
         let pitch = pitch & 127;
-        let beat = self.block.beat_at(timing);
+        let beat = self.clock.block().beat_at(timing);
         if velocity > 0 {
             if self.answering {
                 // The player takes over: the answer yields at once.
                 self.stop_answer(timing, emit);
             }
-            self.held[pitch as usize] = self.held[pitch as usize].saturating_add(1);
-            self.held_total += 1;
-            self.phrase_has_notes = true;
-            self.phrase_end = None;
-        } else if self.held[pitch as usize] > 0 {
-            self.held[pitch as usize] -= 1;
-            self.held_total -= 1;
-            if self.held_total == 0 && self.pedals == 0 {
-                self.phrase_end = Some(beat);
-            }
+            self.phrase.key_down(pitch);
+        } else {
+            self.phrase.key_up(pitch, beat);
         }
         if self.settings.enabled {
             self.send(ToWorker::Played {
@@ -421,21 +374,15 @@ impl Engine {
     pub fn release_all_keys(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
         self.play_until(timing + 1, emit);
         self.cursor = self.cursor.max(timing);
-        let beat = self.block.beat_at(timing);
-        if self.held_total > 0 {
-            for pitch in 0..128u8 {
-                if self.held[pitch as usize] > 0 && self.settings.enabled {
-                    self.send(ToWorker::Played {
-                        pitch,
-                        velocity: 0,
-                        beat,
-                    });
-                }
-            }
-            self.held = [0; 128];
-            self.held_total = 0;
-            if self.pedals == 0 && self.phrase_has_notes {
-                self.phrase_end = Some(beat);
+        let beat = self.clock.block().beat_at(timing);
+        let released = self.phrase.release_all(beat);
+        if self.settings.enabled {
+            for pitch in (0..128u8).filter(|&p| released & (1 << p) != 0) {
+                self.send(ToWorker::Played {
+                    pitch,
+                    velocity: 0,
+                    beat,
+                });
             }
         }
         self.passed = [0; 128];
@@ -445,7 +392,7 @@ impl Engine {
     /// waits for its answer, an answer plays, or note-offs are owed. Hosts may otherwise put
     /// a quiet plugin to sleep — exactly when the answer is due.
     pub fn needs_processing(&self) -> bool {
-        self.phrase_has_notes || self.held_total > 0 || self.answering || self.sounding_count() > 0
+        self.phrase.is_open() || self.answering || self.sounding_count() > 0
     }
 
     /// Handles the player's sustain pedal (CC64) on `channel` at sample `timing`. The pedal
@@ -459,67 +406,43 @@ impl Engine {
     ) {
         self.play_until(timing + 1, emit);
         self.cursor = self.cursor.max(timing);
-        let beat = self.block.beat_at(timing);
-        let was_down = self.pedals != 0;
-        let bit = 1u16 << (channel & 15);
-        if down {
-            self.pedals |= bit;
-            self.phrase_end = None;
-        } else {
-            self.pedals &= !bit;
-            if self.pedals == 0 && self.held_total == 0 && self.phrase_has_notes {
-                self.phrase_end = Some(beat);
+        let beat = self.clock.block().beat_at(timing);
+        if let Some(down) = self.phrase.pedal(channel, down, beat) {
+            if self.settings.enabled {
+                self.send(ToWorker::Pedal { down, beat });
             }
-        }
-        if self.settings.enabled && was_down != (self.pedals != 0) {
-            self.send(ToWorker::Pedal {
-                down: self.pedals != 0,
-                beat,
-            });
         }
     }
 
     /// Finishes the block: plays what is due and asks for an answer if the player has paused
     /// long enough.
     pub fn end_block(&mut self, emit: &mut impl FnMut(OutEvent)) {
+        let len = self.clock.block().len;
         self.receive(emit);
-        self.play_until(self.block.len, emit);
-        let end = self.block.end_beat();
-        if let Some(released) = self.phrase_end {
-            let silent_from = released + self.settings.silence_beats;
-            if self.settings.enabled
-                && self.phrase_has_notes
-                && self.held_total == 0
-                && end >= silent_from
-            {
-                let start = quantize_start(
-                    silent_from,
-                    self.settings.quantize,
-                    self.bar_origin,
-                    self.beats_per_bar,
-                );
-                self.answer_id = self.answer_id.wrapping_add(1);
-                self.answering = true;
-                self.pending.clear();
-                let length_beats = f64::from(self.settings.length_bars) * self.beats_per_bar;
-                self.send(ToWorker::Answer {
-                    id: self.answer_id,
-                    start_beat: start,
-                    length_beats,
-                });
-                self.phrase_end = None;
-                self.phrase_has_notes = false;
-                // Offline, an answer starting inside this block plays in it, as in real time
-                // with smaller blocks.
-                self.await_worker(emit);
-                self.play_until(self.block.len, emit);
-            }
+        self.play_until(len, emit);
+        let end = self.clock.block().end_beat();
+        let silent_from = self.phrase.ends_at(self.settings.silence_beats);
+        if let Some(silent_from) = silent_from.filter(|&b| self.settings.enabled && end >= b) {
+            let start = self
+                .clock
+                .start_at_or_after(silent_from, self.settings.quantize);
+            self.answer_id = self.answer_id.wrapping_add(1);
+            self.answering = true;
+            self.pending.clear();
+            let length_beats = f64::from(self.settings.length_bars) * self.clock.beats_per_bar();
+            self.send(ToWorker::Answer {
+                id: self.answer_id,
+                start_beat: start,
+                length_beats,
+            });
+            self.phrase.forget();
+            // Offline, an answer starting inside this block plays in it, as in real time
+            // with smaller blocks.
+            self.await_worker(emit);
+            self.play_until(len, emit);
         }
         self.finish_answer(emit);
-        if self.free_running {
-            self.free_beat = end;
-        }
-        self.expected_beat = Some(end);
+        self.clock.end();
     }
 
     /// Ends the answer once the inference thread has sent all of it and all of it has played,
@@ -530,7 +453,7 @@ impl Engine {
             return;
         }
         self.receive(emit);
-        self.play_until(self.block.len, emit);
+        self.play_until(self.clock.block().len, emit);
         if self.pending.is_empty() {
             self.answering = false;
         }
@@ -547,13 +470,9 @@ impl Engine {
             }
         });
         self.owed_offs = owed;
-        self.held = [0; 128];
-        self.held_total = 0;
-        self.pedals = 0;
+        self.phrase = Phrase::default();
         self.passed = [0; 128];
-        self.phrase_end = None;
-        self.phrase_has_notes = false;
-        self.expected_beat = None;
+        self.clock.forget_position();
         self.send(ToWorker::Reset);
     }
 
@@ -1019,11 +938,12 @@ mod tests {
         r.engine
             .begin_block(&stopped, Settings::default(), 24_000, &mut sink);
         r.engine.end_block(&mut sink);
-        let before = r.engine.block.end_beat();
+        let before = r.engine.clock.block().end_beat();
         r.engine
             .begin_block(&stopped, Settings::default(), 24_000, &mut sink);
         assert_eq!(
-            r.engine.block.start_beat, before,
+            r.engine.clock.block().start_beat,
+            before,
             "own clock advances while stopped"
         );
     }

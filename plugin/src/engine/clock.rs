@@ -1,0 +1,119 @@
+//! Where a block sits on the musical timeline: the host's transport when it gives a usable
+//! one, Continuo's own clock when it does not (stopped, no position, non-finite values).
+
+use super::Transport;
+use crate::timeline::{quantize_start, BlockTime, StartQuantize};
+
+/// A transport position this far from where the last block ended is a jump (loop, relocate).
+const JUMP_TOLERANCE_BEATS: f64 = 1e-3;
+/// Tempo when the host gives none.
+const DEFAULT_TEMPO: f64 = 120.0;
+
+#[derive(Debug, Clone)]
+pub struct Clock {
+    block: BlockTime,
+    was_playing: bool,
+    expected_beat: Option<f64>,
+    /// Beat position while Continuo keeps time itself, so you can jam without pressing play.
+    free_beat: f64,
+    /// This block runs on `free_beat`.
+    free_running: bool,
+    bar_origin: f64,
+    beats_per_bar: f64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self {
+            block: BlockTime::new(0.0, DEFAULT_TEMPO, 48_000.0, 0),
+            was_playing: false,
+            expected_beat: None,
+            free_beat: 0.0,
+            free_running: true,
+            bar_origin: 0.0,
+            beats_per_bar: 4.0,
+        }
+    }
+}
+
+impl Clock {
+    /// Places a block of `len` samples. Returns whether the timeline broke (the transport
+    /// started, stopped or jumped): anything scheduled on the old one is void.
+    pub fn begin(&mut self, t: &Transport, len: u32) -> bool {
+        let tempo = t.tempo.unwrap_or(DEFAULT_TEMPO);
+        let host_beat = t.pos_beats.filter(|b| t.playing && b.is_finite());
+        let start = host_beat.unwrap_or(self.free_beat);
+        let started_or_stopped = t.playing != self.was_playing;
+        let jumped = host_beat.is_some_and(|b| {
+            self.expected_beat
+                .is_some_and(|e| (b - e).abs() > JUMP_TOLERANCE_BEATS)
+        });
+        self.block = BlockTime::new(start, tempo, t.sample_rate, len);
+        self.free_running = host_beat.is_none();
+        self.was_playing = t.playing;
+        self.beats_per_bar = t.beats_per_bar;
+        if let Some(bar) = t.bar_start_beats.filter(|b| t.playing && b.is_finite()) {
+            self.bar_origin = bar;
+        }
+        started_or_stopped || jumped
+    }
+
+    /// The block is over: the next one is expected where it ended.
+    pub fn end(&mut self) {
+        let end = self.block.end_beat();
+        if self.free_running {
+            self.free_beat = end;
+        }
+        self.expected_beat = Some(end);
+    }
+
+    /// The block may not follow the last one (the host reset or suspended the plugin).
+    pub fn forget_position(&mut self) {
+        self.expected_beat = None;
+    }
+
+    pub fn block(&self) -> &BlockTime {
+        &self.block
+    }
+
+    pub fn beats_per_bar(&self) -> f64 {
+        self.beats_per_bar
+    }
+
+    /// The first start allowed by `q` at or after `beat`, on this timeline's bars.
+    pub fn start_at_or_after(&self, beat: f64, q: StartQuantize) -> f64 {
+        quantize_start(beat, q, self.bar_origin, self.beats_per_bar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(pos: Option<f64>, playing: bool) -> Transport {
+        Transport {
+            playing,
+            pos_beats: pos,
+            ..Transport::running(0.0, 120.0, 48_000.0)
+        }
+    }
+
+    #[test]
+    fn follows_the_host_and_runs_on_its_own_without_a_position() {
+        let mut c = Clock::default();
+        assert!(c.begin(&at(Some(0.0), true), 24_000), "started");
+        c.end();
+        assert!(!c.begin(&at(Some(1.0), true), 24_000), "continues");
+        c.end();
+        assert!(c.begin(&at(Some(8.0), true), 24_000), "jumped");
+        c.end();
+        // Playing without a position (or a NaN one): the own clock goes on from 0.
+        for pos in [None, Some(f64::NAN)] {
+            let mut c = Clock::default();
+            c.begin(&at(pos, true), 24_000);
+            c.end();
+            c.begin(&at(pos, true), 24_000);
+            assert_eq!(c.block().start_beat, 1.0);
+        }
+    }
+}
