@@ -314,6 +314,15 @@ impl Default for Constraints {
 }
 
 impl Constraints {
+    /// What the plugin answers with by default (the whole keyboard, notes no longer than
+    /// [`DEFAULT_LONGEST_NOTE_BEATS`]); `trainer check` measures with the same.
+    pub fn answer_default() -> Self {
+        Self {
+            max_note_beats: Some(DEFAULT_LONGEST_NOTE_BEATS),
+            ..Self::default()
+        }
+    }
+
     pub fn allows_pitch(&self, pitch: u8) -> bool {
         (self.pitch_lo..=self.pitch_hi).contains(&pitch)
             && self.pitch_classes & (1 << (pitch % 12)) != 0

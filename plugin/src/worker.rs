@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use continuo_core::contract::ModelMeta;
 use continuo_core::midi::{Keyboard, Note};
 use continuo_core::runtime::{init_runtime, Generator, Model, Provider, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Rng, Sampling, DEFAULT_LONGEST_NOTE_BEATS};
+use continuo_core::sampling::{Constraints, Rng, Sampling};
 use continuo_core::tokens::{encode, push_time_shift, NoteCollector, NoteEvent};
 use continuo_core::vocab::Vocab;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -44,10 +44,7 @@ impl Default for WorkerSettings {
             source: ModelSource::Embedded,
             provider: Provider::Cpu,
             sampling: Sampling::default(),
-            constraints: Constraints {
-                max_note_beats: Some(DEFAULT_LONGEST_NOTE_BEATS),
-                ..Constraints::default()
-            },
+            constraints: Constraints::answer_default(),
             seed: 0,
         }
     }
@@ -242,33 +239,54 @@ impl Worker {
     /// thread) every few milliseconds.
     pub fn spawn(mut self, settings: SettingsSource) -> JoinHandle<()> {
         self.settings_source = Some(settings);
+        let shared = self.shared.clone();
         std::thread::Builder::new()
             .name("continuo-inference".into())
             .spawn(move || {
-                let mut last_poll = Instant::now() - SETTINGS_POLL;
-                while !self.shared.stop.load(Ordering::Relaxed) {
-                    if last_poll.elapsed() >= SETTINGS_POLL {
-                        self.refresh();
-                        last_poll = Instant::now();
-                    }
-                    if self.poll() {
-                        continue;
-                    }
-                    if self.is_answering() {
-                        // Keep up with the playhead.
-                        std::thread::sleep(IDLE_SLEEP);
-                    } else {
-                        // Nothing to generate: sleep until the audio thread says something
-                        // (or settings are due), so an idle instance costs no CPU.
-                        match self.rx.recv_timeout(SETTINGS_POLL) {
-                            Ok(msg) => self.handle(msg),
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Err(RecvTimeoutError::Disconnected) => break,
-                        }
-                    }
+                // A panic here must not take the host down, nor leave the player guessing:
+                // the plugin passes notes through from then on, and says why.
+                let run = std::panic::AssertUnwindSafe(move || self.run());
+                if let Err(panic) = std::panic::catch_unwind(run) {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    let why =
+                        format!("the inference thread stopped ({what}); passing notes through");
+                    nice_plug::nice_error!("{why}");
+                    let mut status = shared.status.lock();
+                    status.model = None;
+                    status.message = Some(why);
                 }
             })
             .expect("spawning the inference thread")
+    }
+
+    /// The inference thread's loop, until [`Shared::stop`] is set or the plugin is gone.
+    fn run(&mut self) {
+        let mut last_poll = Instant::now() - SETTINGS_POLL;
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            if last_poll.elapsed() >= SETTINGS_POLL {
+                self.refresh();
+                last_poll = Instant::now();
+            }
+            if self.poll() {
+                continue;
+            }
+            if self.is_answering() {
+                // Keep up with the playhead.
+                std::thread::sleep(IDLE_SLEEP);
+            } else {
+                // Nothing to generate: sleep until the audio thread says something
+                // (or settings are due), so an idle instance costs no CPU.
+                match self.rx.recv_timeout(SETTINGS_POLL) {
+                    Ok(msg) => self.handle(msg),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
     }
 
     /// Reads the current settings, if the thread has a source for them.
@@ -498,6 +516,22 @@ mod tests {
         let (_, rx) = crossbeam_channel::bounded(1);
         let (tx, _) = crossbeam_channel::bounded(1);
         Worker::new(rx, tx, Arc::default(), Arc::default())
+    }
+
+    #[test]
+    fn a_panic_on_the_inference_thread_is_reported_not_hidden() {
+        let worker = fresh_worker();
+        let shared = worker.shared.clone();
+        let handle = worker.spawn(Box::new(|| panic!("settings exploded")));
+        handle.join().expect("the panic stays inside the thread");
+        let status = shared.status.lock().clone();
+        assert_eq!(status.model, None);
+        let why = status.problem().unwrap();
+        assert!(
+            why.contains("inference thread stopped (settings exploded)")
+                && why.contains("passing notes through"),
+            "{why}"
+        );
     }
 
     #[test]

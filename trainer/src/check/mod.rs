@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use continuo_core::midi::{read_midi, Note, Score};
 use continuo_core::runtime::{Generator, Model, RuntimeError, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Rng, Sampling, DEFAULT_LONGEST_NOTE_BEATS};
+use continuo_core::sampling::{Constraints, Rng, Sampling};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use thiserror::Error;
@@ -252,14 +252,6 @@ pub fn check<E>(
     })
 }
 
-/// The constraints the plugin generates with by default.
-fn plugin_constraints() -> Constraints {
-    Constraints {
-        max_note_beats: Some(DEFAULT_LONGEST_NOTE_BEATS),
-        ..Default::default()
-    }
-}
-
 /// The model's answer to `prompt`: the only place `check` asks the model for notes.
 fn model_answer(
     generator: &mut Generator,
@@ -274,7 +266,7 @@ fn model_answer(
         Some(PROMPT_BEATS),
         ANSWER_BEATS,
         &options.sampling,
-        &plugin_constraints(),
+        &Constraints::answer_default(),
     )?;
     // The result is the prompt followed by the continuation.
     Ok(out.notes.split_off(prompt.notes.len()))
