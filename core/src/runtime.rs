@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::contract::{
     model_files, ContractError, ModelMeta, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
 };
-use crate::sampling::{sample, Constraints, Guide, Onsets, Rng, Sampling};
+use crate::sampling::{sample, Constraints, Density, Guide, Onsets, Rng, Sampling};
 use crate::tokens::{Decoder, NoteEvent};
 use crate::vocab::Token;
 
@@ -320,6 +320,7 @@ pub struct Generator {
     primed: bool,
     onsets: Onsets,
     guide: Guide,
+    density: Density,
 }
 
 impl Generator {
@@ -332,6 +333,7 @@ impl Generator {
             primed: false,
             onsets: Onsets::default(),
             guide: Guide::default(),
+            density: Density::default(),
         }
     }
 
@@ -354,15 +356,17 @@ impl Generator {
         self.model.run(&ids)?;
         self.decoder = Decoder::new(vocab);
         self.onsets = Onsets::default();
-        let mut pitches = Vec::new();
+        let (mut pitches, mut steps) = (Vec::new(), Vec::new());
         for &t in context {
             if let Token::NoteOn(p) = t {
                 self.onsets.strike(p, self.decoder.step());
                 pitches.push(p);
+                steps.push(self.decoder.step());
             }
             self.decoder.feed(t, |_| {});
         }
         self.guide = Guide::from_pitches(&pitches);
+        self.density = Density::from_onsets(&steps, self.decoder.step());
         // Context time is over; what follows counts from zero. The context's last onset
         // stays "previous" for the first generated one.
         self.decoder = rebased(&self.decoder);
@@ -402,6 +406,10 @@ impl Generator {
                 }
                 *l += sampling.follow * self.guide.bias(p as u8);
             }
+            let wait = sampling.follow * self.density.time_shift_bias(decoder.step());
+            for l in &mut logits[vocab.time_shift_range()] {
+                *l += wait;
+            }
         }
         let Some(id) = sample(logits, sampling, &mut self.rng, |i| {
             constraints.allows_id(&vocab, i, decoder)
@@ -411,6 +419,7 @@ impl Generator {
         let token = vocab.decode(id).expect("sampled id is in the vocabulary");
         if let Token::NoteOn(p) = token {
             self.onsets.strike(p, self.decoder.step());
+            self.density.note();
         }
         self.decoder.feed(token, emit);
         self.model.run(&[id as u32])?;

@@ -182,6 +182,49 @@ impl Guide {
     }
 }
 
+/// The phrase's note rate, and how far an answer runs ahead of it or behind: a bias on
+/// time-shift tokens (times [`Sampling::follow`]), so an answer keeps the phrase's density —
+/// a sparse answer to a busy phrase, or a flurry after a few long notes, does not follow it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Density {
+    /// Note-ons per grid step in the context's latest notes; 0: no phrase, no pull.
+    rate: f32,
+    /// Note-ons the answer has played so far.
+    notes: u32,
+}
+
+impl Density {
+    /// Nats of time-shift bias per note the answer is ahead of the phrase's rate.
+    const PULL: f32 = 0.4;
+    const MAX_BIAS: f32 = 3.0;
+
+    /// From the grid steps of the context's note-ons (oldest first; the last
+    /// [`Guide::NOTES`] count) and the step the context ends on.
+    pub fn from_onsets(steps: &[u64], end: u64) -> Self {
+        let recent = &steps[steps.len().saturating_sub(Guide::NOTES)..];
+        let rate = recent.first().map_or(0.0, |&first| {
+            recent.len() as f32 / end.saturating_sub(first).max(1) as f32
+        });
+        Self { rate, notes: 0 }
+    }
+
+    /// The answer struck a note.
+    pub fn note(&mut self) {
+        self.notes += 1;
+    }
+
+    /// Bias on every time-shift token when the answer is at grid step `step`: positive (wait)
+    /// when it has played more notes than the phrase's rate would by now, negative (play on)
+    /// when fewer.
+    pub fn time_shift_bias(&self, step: u64) -> f32 {
+        if self.rate <= 0.0 {
+            return 0.0;
+        }
+        let ahead = self.notes as f32 - self.rate * step as f32;
+        (Self::PULL * ahead).clamp(-Self::MAX_BIAS, Self::MAX_BIAS)
+    }
+}
+
 /// The pitches of the most recent onsets, for the repetition penalty: which pitches the
 /// onset before "now" struck. Fed every token of context and generation alike, so the
 /// answer's first note also knows the phrase's last one.
@@ -386,6 +429,22 @@ mod tests {
             repeat_penalty: 0.0,
             follow: 0.0,
         }
+    }
+
+    #[test]
+    fn density_waits_when_the_answer_runs_ahead_of_the_phrase() {
+        assert_eq!(Density::from_onsets(&[], 10).time_shift_bias(5), 0.0);
+        // Four notes over 96 steps (a beat each at 24 steps per beat), context ending at 96.
+        let mut d = Density::from_onsets(&[0, 24, 48, 72], 96);
+        assert!(
+            d.time_shift_bias(48) < 0.0,
+            "no notes after two beats: play on"
+        );
+        for _ in 0..6 {
+            d.note();
+        }
+        assert!(d.time_shift_bias(48) > 0.0, "six notes in two beats: wait");
+        assert!(d.time_shift_bias(48) <= Density::MAX_BIAS);
     }
 
     #[test]
