@@ -138,3 +138,15 @@ fn the_answer_ends_exactly_on_its_length_at_any_tempo() {
         );
     }
 }
+
+#[test]
+fn a_seed_plays_the_same_answer_again_for_the_same_phrase() {
+    // The window shows each answer's seed; typed into Seed, it must give that answer again.
+    let first = render(512, 120.0, 4242);
+    assert_eq!(render(2048, 120.0, 4242), first);
+    assert_ne!(
+        render(512, 120.0, 4243),
+        first,
+        "another seed, another answer"
+    );
+}
