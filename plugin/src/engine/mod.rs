@@ -337,9 +337,9 @@ impl Engine {
                 // The player takes over: the answer yields at once.
                 self.stop_answer(timing, emit);
             }
-            self.phrase.key_down(pitch);
+            self.phrase.key_down(pitch, channel);
         } else {
-            self.phrase.key_up(pitch, beat);
+            self.phrase.key_up(pitch, channel, beat);
         }
         if self.settings.enabled {
             self.send(ToWorker::Played {
