@@ -4,8 +4,10 @@
 //! * `bundle …` — nice-plug's bundler (reads `bundler.toml`), plus ONNX Runtime in the bundles
 //! * `install [--no-install]` — fetch-ort + release bundles, copied to ~/.clap and ~/.vst3
 //! * `demo [--prompt in.mid] [--out DIR]` — continue a prompt through the plugin's engine
-//! * `test` — fetch-ort + the whole test suite, then the plugin validators where they are
-//!   found (`$CONTINUO_VALIDATORS`, or `../shared/tools/plugin-validators`)
+//! * `test` — fetch-ort + the whole test suite, then the plugin validators on the debug
+//!   `assert_process_allocs` build where they are found (`$CONTINUO_VALIDATORS`, or
+//!   `../shared/tools/plugin-validators`)
+//! * `validate` — release bundles, then both validators on them (what `.ci/run` adds)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,13 +31,15 @@ fn main() -> Result<()> {
         Some("install") => install(args.iter().any(|a| a == "--no-install")),
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("validate") => validate_release(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n  fetch-ort              download ONNX Runtime {ORT_VERSION} into .cache/ort\n  \
                  bundle <pkg> [opts]    build CLAP + VST3 bundles into target/bundled\n  \
                  install [--no-install] release bundles with the default model and ONNX Runtime, installed for this user\n  \
                  demo [--prompt F] [--out D]  continue a MIDI prompt headlessly (writes .mid and .png)\n  \
-                 test                   set up and run every test"
+                 test                   set up and run every test (and the validators, if found)\n  \
+                 validate               release bundles through both plugin validators"
             );
             std::process::exit(2);
         }
@@ -365,15 +369,30 @@ fn test(args: &[String]) -> Result<()> {
     cmd.args(["test", "--workspace"]).args(args);
     cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(&lib)?);
     run(cmd)?;
-    let Some(validators) = validators_dir() else {
+    let Some(validators) = found_validators() else {
+        return Ok(());
+    };
+    // A host aborts on any allocation on the audio thread in this build.
+    validate(&validators, &debug_bundles(&lib)?)
+}
+
+/// The release bundles through both validators: a release build (minutes), so it is a step
+/// of its own, which `.ci/run` runs after the tests.
+fn validate_release() -> Result<()> {
+    let Some(validators) = found_validators() else {
+        return Ok(());
+    };
+    install(true)?;
+    validate(&validators, Path::new("target/bundled"))
+}
+
+fn found_validators() -> Option<PathBuf> {
+    let found = validators_dir();
+    if found.is_none() {
         println!(
             "plugin validators: skipped (not found; set CONTINUO_VALIDATORS to the folder \
              holding clap-validator, validator and validate)"
         );
-        return Ok(());
-    };
-    // A host aborts on any allocation on the audio thread in this build.
-    validate(&validators, &debug_bundles(&lib)?)?;
-    install(true)?;
-    validate(&validators, Path::new("target/bundled"))
+    }
+    found
 }
