@@ -469,6 +469,10 @@ impl Worker {
             conversation.extend(collector.push(ev, to_beat));
         };
         let length_steps = answer.length_steps;
+        let constraints = Constraints {
+            end_step: Some(length_steps),
+            ..self.settings.constraints
+        };
         let mut worked = false;
         let mut tokens = 0;
         let mut finished = false;
@@ -480,10 +484,6 @@ impl Worker {
                 finished = true;
                 break;
             }
-            let constraints = Constraints {
-                end_step: Some(length_steps),
-                ..self.settings.constraints
-            };
             match generator.step(&constraints, &self.settings.sampling, &mut send) {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {

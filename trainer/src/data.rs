@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use continuo_core::midi::read_midi;
+use continuo_core::midi::{read_midi, Score};
 use continuo_core::sampling::Rng;
 use continuo_core::tokens::encode;
 use continuo_core::vocab::{Token, Vocab};
@@ -47,7 +47,33 @@ pub fn midi_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads and tokenizes every MIDI file under `dir`. Unreadable files are returned in the
 /// second list with the reason, never fatal.
 pub fn load_pieces(dir: &Path, vocab: &Vocab) -> std::io::Result<(Vec<Piece>, Vec<Skipped>)> {
-    let mut pieces = Vec::new();
+    let (scores, skipped) = read_scores(dir)?;
+    let pieces = scores
+        .into_iter()
+        .map(|NamedScore { name, score }| {
+            let mut ids = vec![vocab.encode(Token::Bos) as u16];
+            ids.extend(
+                encode(&score.notes, vocab)
+                    .into_iter()
+                    .map(|t| vocab.encode(t) as u16),
+            );
+            Piece { name, ids }
+        })
+        .collect();
+    Ok((pieces, skipped))
+}
+
+/// A MIDI file read as notes, named by its path under the folder it was found in.
+#[derive(Debug, Clone)]
+pub struct NamedScore {
+    pub name: String,
+    pub score: Score,
+}
+
+/// Every MIDI file under `dir`, sorted by path, read as notes; unreadable ones are returned
+/// with the reason.
+pub fn read_scores(dir: &Path) -> std::io::Result<(Vec<NamedScore>, Vec<Skipped>)> {
+    let mut scores = Vec::new();
     let mut skipped = Vec::new();
     for path in midi_files(dir)? {
         let result = std::fs::read(&path)
@@ -55,23 +81,17 @@ pub fn load_pieces(dir: &Path, vocab: &Vocab) -> std::io::Result<(Vec<Piece>, Ve
             .and_then(|bytes| read_midi(&bytes).map_err(|e| e.to_string()));
         match result {
             Ok(score) => {
-                let mut ids = vec![vocab.encode(Token::Bos) as u16];
-                ids.extend(
-                    encode(&score.notes, vocab)
-                        .into_iter()
-                        .map(|t| vocab.encode(t) as u16),
-                );
                 let name = path
                     .strip_prefix(dir)
                     .unwrap_or(&path)
                     .display()
                     .to_string();
-                pieces.push(Piece { name, ids });
+                scores.push(NamedScore { name, score });
             }
             Err(reason) => skipped.push(Skipped { path, reason }),
         }
     }
-    Ok((pieces, skipped))
+    Ok((scores, skipped))
 }
 
 /// Splits whole pieces (never windows of one piece) into train and validation sets,

@@ -313,7 +313,8 @@ impl Engine {
         }
     }
 
-    /// Plays what is due before a host event the plugin passes through at `timing`.
+    /// Brings the block up to a host event at `timing` (the player's notes, pedal, or one the
+    /// plugin passes through): plays what is due up to it, and keeps later output after it.
     pub fn host_event(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
         self.play_until(timing + 1, emit);
         self.cursor = self.cursor.max(timing);
@@ -328,8 +329,7 @@ impl Engine {
         velocity: u8,
         emit: &mut impl FnMut(OutEvent),
     ) {
-        self.play_until(timing + 1, emit);
-        self.cursor = self.cursor.max(timing);
+        self.host_event(timing, emit);
         let pitch = pitch & 127;
         let beat = self.clock.block().beat_at(timing);
         if velocity > 0 {
@@ -372,8 +372,7 @@ impl Engine {
     /// Sound Off (CC123 / CC120). The host's event itself passes through and silences what
     /// was passed. Without this, a key counted as held would keep the phrase open forever.
     pub fn release_all_keys(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
-        self.play_until(timing + 1, emit);
-        self.cursor = self.cursor.max(timing);
+        self.host_event(timing, emit);
         let beat = self.clock.block().beat_at(timing);
         let released = self.phrase.release_all(beat);
         if self.settings.enabled {
@@ -404,8 +403,7 @@ impl Engine {
         down: bool,
         emit: &mut impl FnMut(OutEvent),
     ) {
-        self.play_until(timing + 1, emit);
-        self.cursor = self.cursor.max(timing);
+        self.host_event(timing, emit);
         let beat = self.clock.block().beat_at(timing);
         if let Some(down) = self.phrase.pedal(channel, down, beat) {
             if self.settings.enabled {

@@ -15,14 +15,14 @@ pub mod metrics;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use continuo_core::midi::{read_midi, Note, Score};
+use continuo_core::midi::{Note, Score};
 use continuo_core::runtime::{Generator, Model, RuntimeError, RuntimeOptions};
 use continuo_core::sampling::{Constraints, Rng, Sampling};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::data::{midi_files, Skipped};
+use crate::data::{read_scores, NamedScore, Skipped};
 use crate::generate;
 use metrics::{best_key, MeanMetrics, Metrics};
 
@@ -80,11 +80,7 @@ impl Default for CheckOptions {
 }
 
 /// A held-out piece.
-#[derive(Debug, Clone)]
-pub struct Piece {
-    pub name: String,
-    pub score: Score,
-}
+pub type Piece = NamedScore;
 
 /// Four bars of a piece, in a time base where the prompt starts at beat 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,29 +270,10 @@ fn model_answer(
 
 /// Every MIDI file under `dir`, sorted by path; unreadable ones are returned with the reason.
 pub fn load_pieces(dir: &Path) -> Result<(Vec<Piece>, Vec<Skipped>), CheckError> {
-    let read_error = |source| CheckError::Read {
+    read_scores(dir).map_err(|source| CheckError::Read {
         path: dir.to_path_buf(),
         source,
-    };
-    let mut pieces = Vec::new();
-    let mut skipped = Vec::new();
-    for path in midi_files(dir).map_err(read_error)? {
-        let score = std::fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| read_midi(&bytes).map_err(|e| e.to_string()));
-        match score {
-            Ok(score) => pieces.push(Piece {
-                name: path
-                    .strip_prefix(dir)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string(),
-                score,
-            }),
-            Err(reason) => skipped.push(Skipped { path, reason }),
-        }
-    }
-    Ok((pieces, skipped))
+    })
 }
 
 /// `trainer check`: the model at `model_path` answers the pieces under `data_dir`, with a
