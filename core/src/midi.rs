@@ -265,12 +265,67 @@ pub fn sort_notes(notes: &mut [Note]) {
 
 /// Writes a single-track (format 0) Standard MIDI File on channel 1.
 pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
+    let mut track = vec![tempo_event(score.bpm)];
+    track.extend(note_events(&score.notes)?);
+    finish(Format::SingleTrack, vec![track])
+}
+
+/// Notes and the tempo and time signature they were played in, as several named tracks:
+/// what the plugin saves when a player keeps a clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip<'a> {
+    pub bpm: f64,
+    /// Numerator and denominator; a denominator that is not a power of two is written as 4.
+    pub time_sig: (u8, u8),
+    /// Track name and its notes, each written on channel 1.
+    pub tracks: Vec<(&'a str, &'a [Note])>,
+}
+
+/// Writes a [`Clip`] as a multi-track (format 1) Standard MIDI File: a first track with the
+/// tempo and time signature (as DAWs expect), then one track per part.
+pub fn write_clip(clip: &Clip) -> Result<Vec<u8>, MidiError> {
+    let (num, den) = clip.time_sig;
+    let den_pow = if den.is_power_of_two() {
+        den.trailing_zeros() as u8
+    } else {
+        2
+    };
+    let conductor = vec![
+        tempo_event(clip.bpm),
+        TrackEvent {
+            delta: 0.into(),
+            // 24 MIDI clocks per metronome click and 8 32nds per quarter: the standard values.
+            kind: TrackEventKind::Meta(MetaMessage::TimeSignature(num.max(1), den_pow, 24, 8)),
+        },
+    ];
+    let mut tracks = vec![conductor];
+    for (name, notes) in &clip.tracks {
+        let mut track = vec![TrackEvent {
+            delta: 0.into(),
+            kind: TrackEventKind::Meta(MetaMessage::TrackName(name.as_bytes())),
+        }];
+        track.extend(note_events(notes)?);
+        tracks.push(track);
+    }
+    finish(Format::Parallel, tracks)
+}
+
+fn tempo_event(bpm: f64) -> TrackEvent<'static> {
+    let us = (60e6 / bpm.clamp(1.0, 1000.0)).round() as u32;
+    TrackEvent {
+        delta: 0.into(),
+        kind: TrackEventKind::Meta(MetaMessage::Tempo(us.min(0xFF_FFFF).into())),
+    }
+}
+
+/// Note-ons and note-offs of `notes` on channel 1, as delta-timed events from tick 0.
+fn note_events(notes: &[Note]) -> Result<Vec<TrackEvent<'static>>, MidiError> {
     let ppq = f64::from(WRITE_PPQ);
     let to_tick = |beat: f64| (beat.max(0.0) * ppq).round() as u64;
     // (tick, is_on, pitch, velocity): offs sort before ons at the same tick so a repeated
     // pitch is released before it is struck again.
-    let mut evs: Vec<(u64, bool, u8, u8)> = Vec::with_capacity(score.notes.len() * 2);
-    for n in &score.notes {
+    let mut evs: Vec<(u64, bool, u8, u8)> = Vec::with_capacity(notes.len() * 2);
+    for n in notes {
         let on = to_tick(n.start);
         let off = to_tick(n.end).max(on + 1);
         evs.push((on, true, n.pitch & 127, n.velocity.clamp(1, 127)));
@@ -278,12 +333,7 @@ pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
     }
     evs.sort_by_key(|&(t, on, p, _)| (t, on, p));
 
-    let us = (60e6 / score.bpm.clamp(1.0, 1000.0)).round() as u32;
-    let mut track: Vec<TrackEvent> = Vec::with_capacity(evs.len() + 3);
-    track.push(TrackEvent {
-        delta: 0.into(),
-        kind: TrackEventKind::Meta(MetaMessage::Tempo(us.min(0xFF_FFFF).into())),
-    });
+    let mut track: Vec<TrackEvent> = Vec::with_capacity(evs.len());
     let mut last = 0u64;
     for (tick, on, pitch, vel) in evs {
         let delta =
@@ -311,13 +361,20 @@ pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
             },
         });
     }
-    track.push(TrackEvent {
-        delta: 0.into(),
-        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
-    });
+    Ok(track)
+}
+
+/// Ends each track and serializes the file.
+fn finish(format: Format, mut tracks: Vec<Vec<TrackEvent>>) -> Result<Vec<u8>, MidiError> {
+    for track in &mut tracks {
+        track.push(TrackEvent {
+            delta: 0.into(),
+            kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+        });
+    }
     let smf = Smf {
-        header: Header::new(Format::SingleTrack, Timing::Metrical(WRITE_PPQ.into())),
-        tracks: vec![track],
+        header: Header::new(format, Timing::Metrical(WRITE_PPQ.into())),
+        tracks,
     };
     let mut out = Vec::new();
     smf.write_std(&mut out)
@@ -529,5 +586,37 @@ mod tests {
         let mut expected = score.notes.clone();
         sort_notes(&mut expected);
         assert_eq!(back.notes, expected);
+    }
+
+    #[test]
+    fn a_clip_is_a_format_1_file_with_tempo_time_signature_and_named_tracks() {
+        let n = |pitch, start, end| Note {
+            pitch,
+            velocity: 80,
+            start,
+            end,
+        };
+        let phrase = [n(60, 0.0, 0.5), n(64, 0.5, 1.0)];
+        let answer = [n(67, 2.0, 2.25)];
+        let clip = Clip {
+            bpm: 137.0,
+            time_sig: (3, 4),
+            tracks: vec![("phrase", &phrase), ("answer", &answer)],
+        };
+        let bytes = write_clip(&clip).unwrap();
+        let smf = Smf::parse(&bytes).unwrap();
+        assert_eq!(smf.header.format, Format::Parallel);
+        assert_eq!(smf.tracks.len(), 3);
+        assert!(smf.tracks[0].iter().any(|e| matches!(
+            e.kind,
+            TrackEventKind::Meta(MetaMessage::TimeSignature(3, 2, 24, 8))
+        )));
+        assert!(smf.tracks[2].iter().any(|e| matches!(
+            e.kind,
+            TrackEventKind::Meta(MetaMessage::TrackName(b"answer"))
+        )));
+        let back = read_midi(&bytes).unwrap();
+        assert!((back.bpm - 137.0).abs() < 1e-2, "{}", back.bpm);
+        assert_eq!(back.notes, [phrase[0], phrase[1], answer[0]]);
     }
 }

@@ -111,6 +111,22 @@ impl NoteCollector {
             }
         }
     }
+
+    /// The notes still open, ended at `end` (beats): the answer stopped while they sounded.
+    pub fn close_all(&mut self, end: f64, to_beat: impl Fn(u64) -> f64) -> Vec<Note> {
+        let mut notes = Vec::new();
+        for (pitch, open) in self.open.iter_mut().enumerate() {
+            if let Some((start, velocity)) = open.take() {
+                notes.push(Note {
+                    pitch: pitch as u8,
+                    velocity,
+                    start: to_beat(start),
+                    end,
+                });
+            }
+        }
+        notes
+    }
 }
 
 /// Incremental token → note-event decoder. Fixed size, never allocates.

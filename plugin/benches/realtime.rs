@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use continuo::engine::{Engine, EngineStats, Settings, Transport};
-use continuo::protocol::{FromWorker, ToWorker};
+use continuo::protocol::{FromWorker, Meter, Prompt, ToWorker};
 use continuo::worker::{Shared, Worker};
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_channel::bounded;
@@ -105,6 +105,8 @@ fn phrase_to_first_note(c: &mut Criterion) {
                     id,
                     start_beat: 5.0,
                     length_beats: 8.0,
+                    prompt: Prompt::Phrase,
+                    meter: Meter::default(),
                 })
                 .unwrap();
                 loop {
@@ -117,7 +119,7 @@ fn phrase_to_first_note(c: &mut Criterion) {
                     }
                 }
                 total += start.elapsed();
-                to_w.send(ToWorker::Cancel).unwrap();
+                to_w.send(ToWorker::Cancel { beat: 5.0 }).unwrap();
             }
             total
         })

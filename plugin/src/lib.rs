@@ -14,6 +14,7 @@ use nice_plug::prelude::*;
 
 pub mod editor;
 pub mod engine;
+pub mod history;
 pub mod library;
 pub mod location;
 pub mod params;
@@ -116,6 +117,12 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             ..Constraints::default()
         },
         seed: p.seed.value().max(0) as u64,
+        keep: p
+            .keep_every
+            .value()
+            .then(|| history::clips_dir(&p.clips_dir.lock()))
+            .flatten()
+            .map(|dir| (dir, *p.clip_content.lock())),
     }
 }
 
@@ -215,10 +222,7 @@ impl Plugin for Continuo {
             tempo: t.tempo,
             pos_beats: t.pos_beats(),
             bar_start_beats: t.bar_start_pos_beats(),
-            beats_per_bar: timeline::beats_per_bar(
-                t.time_sig_numerator.unwrap_or(4),
-                t.time_sig_denominator.unwrap_or(4),
-            ),
+            time_sig: timeline::TimeSig::from_host(t.time_sig_numerator, t.time_sig_denominator),
             sample_rate: f64::from(t.sample_rate),
         };
         let len = buffer.samples() as u32;

@@ -7,6 +7,7 @@ use continuo_core::runtime::Provider;
 use continuo_core::sampling::{Sampling, Scale, DEFAULT_LONGEST_NOTE_BEATS};
 use nice_plug::prelude::*;
 
+use crate::history::ClipContent;
 use crate::timeline::StartQuantize;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,12 @@ pub struct ContinuoParams {
     /// default. Saved with the project.
     #[persist = "model-path"]
     pub model_path: Arc<parking_lot::Mutex<String>>,
+    /// Where clips are saved; empty = [`crate::history::default_clips_dir`]. Saved with the
+    /// project, like what a clip holds.
+    #[persist = "clips-dir"]
+    pub clips_dir: Arc<parking_lot::Mutex<String>>,
+    #[persist = "clip-content"]
+    pub clip_content: Arc<parking_lot::Mutex<ClipContent>>,
 
     #[id = "bypass"]
     pub bypass: BoolParam,
@@ -139,6 +146,9 @@ pub struct ContinuoParams {
     pub seed: IntParam,
     #[id = "device"]
     pub device: EnumParam<Device>,
+    /// Every answer is saved as a clip once heard, without a click.
+    #[id = "keep"]
+    pub keep_every: BoolParam,
 }
 
 const NOTE_NAMES: [&str; 12] = [
@@ -197,6 +207,8 @@ impl ContinuoParams {
     /// generic parameter list is where a player sees why nothing answers.
     pub fn new(model_problem: ModelProblem) -> Self {
         Self {
+            clips_dir: Arc::default(),
+            clip_content: Arc::default(),
             model_path: Arc::new(parking_lot::Mutex::new(
                 std::env::var("CONTINUO_MODEL").unwrap_or_default(),
             )),
@@ -316,6 +328,7 @@ impl ContinuoParams {
                 }
             })),
             device: EnumParam::new("Inference device", Device::Cpu),
+            keep_every: BoolParam::new("Save every answer", false).non_automatable(),
         }
     }
 }

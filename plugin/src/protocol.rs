@@ -12,6 +12,8 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use crate::timeline::TimeSig;
+
 /// Audio thread → inference thread.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToWorker {
@@ -19,16 +21,44 @@ pub enum ToWorker {
     Played { pitch: u8, velocity: u8, beat: f64 },
     /// The sustain pedal went down or came up (any channel), at `beat`.
     Pedal { down: bool, beat: f64 },
-    /// The phrase ended: answer it with `length_beats` of music starting at `start_beat`.
+    /// Answer `prompt` with `length_beats` of music starting at `start_beat`.
     Answer {
         id: u32,
         start_beat: f64,
         length_beats: f64,
+        prompt: Prompt,
+        meter: Meter,
     },
-    /// Stop the answer in progress (player interrupted, transport stopped or jumped).
-    Cancel,
+    /// Stop the answer in progress at `beat` (player interrupted, transport stopped or
+    /// jumped): nothing after it was heard.
+    Cancel { beat: f64 },
     /// Forget the phrase collected so far as well.
     Reset,
+}
+
+/// What an answer answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// The phrase the player just ended.
+    Phrase,
+    /// The last phrase once more, with a new seed: a variation the player asked for.
+    Again,
+}
+
+/// Tempo and time signature an exchange is played in; the clips a player keeps carry them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Meter {
+    pub bpm: f64,
+    pub time_sig: TimeSig,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Self {
+            bpm: crate::timeline::DEFAULT_TEMPO,
+            time_sig: TimeSig::COMMON,
+        }
+    }
 }
 
 /// Inference thread → audio thread.

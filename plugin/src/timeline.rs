@@ -1,6 +1,18 @@
 //! Beat ↔ sample arithmetic and start quantization: pure functions the audio thread uses to
 //! place events inside a block.
 
+/// Tempo when the host gives none, or one that cannot be (0, negative, NaN).
+pub const DEFAULT_TEMPO: f64 = 120.0;
+
+/// `bpm` if a clock can run at it, else [`DEFAULT_TEMPO`].
+pub fn usable_tempo(bpm: f64) -> f64 {
+    if bpm.is_finite() && bpm > 0.0 {
+        bpm
+    } else {
+        DEFAULT_TEMPO
+    }
+}
+
 /// Where a block sits on the musical timeline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BlockTime {
@@ -14,14 +26,9 @@ pub struct BlockTime {
 
 impl BlockTime {
     pub fn new(start_beat: f64, tempo_bpm: f64, sample_rate: f64, len: u32) -> Self {
-        let tempo = if tempo_bpm.is_finite() && tempo_bpm > 0.0 {
-            tempo_bpm
-        } else {
-            120.0
-        };
         Self {
             start_beat,
-            samples_per_beat: sample_rate * 60.0 / tempo,
+            samples_per_beat: sample_rate * 60.0 / usable_tempo(tempo_bpm),
             len,
         }
     }
@@ -67,12 +74,33 @@ pub fn quantize_start(beat: f64, q: StartQuantize, bar_origin: f64, beats_per_ba
     origin + ((beat - origin) / unit - EPS).ceil() * unit
 }
 
-/// Beats in a bar of `numerator / denominator` time.
-pub fn beats_per_bar(numerator: i32, denominator: i32) -> f64 {
-    if numerator > 0 && denominator > 0 {
-        f64::from(numerator) * 4.0 / f64::from(denominator)
-    } else {
-        4.0
+/// A time signature, as the host reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeSig {
+    pub numerator: u8,
+    pub denominator: u8,
+}
+
+impl TimeSig {
+    pub const COMMON: Self = Self {
+        numerator: 4,
+        denominator: 4,
+    };
+
+    /// The host's numerator and denominator, or 4/4 where they are missing or unusable.
+    pub fn from_host(numerator: Option<i32>, denominator: Option<i32>) -> Self {
+        match (numerator, denominator) {
+            (Some(n @ 1..=255), Some(d @ 1..=255)) => Self {
+                numerator: n as u8,
+                denominator: d as u8,
+            },
+            _ => Self::COMMON,
+        }
+    }
+
+    /// Beats (quarter notes) in a bar.
+    pub fn beats_per_bar(self) -> f64 {
+        f64::from(self.numerator.max(1)) * 4.0 / f64::from(self.denominator.max(1))
     }
 }
 
@@ -104,7 +132,8 @@ mod tests {
         assert_eq!(quantize_start(5.2, StartQuantize::Bar, 0.0, 4.0), 8.0);
         assert_eq!(quantize_start(5.2, StartQuantize::Bar, 1.0, 3.0), 7.0);
         assert_eq!(quantize_start(5.3, StartQuantize::Sixteenth, 0.0, 4.0), 5.5);
-        assert_eq!(beats_per_bar(6, 8), 3.0);
-        assert_eq!(beats_per_bar(0, 0), 4.0);
+        assert_eq!(TimeSig::from_host(Some(6), Some(8)).beats_per_bar(), 3.0);
+        assert_eq!(TimeSig::from_host(Some(0), Some(0)), TimeSig::COMMON);
+        assert_eq!(TimeSig::from_host(None, Some(8)), TimeSig::COMMON);
     }
 }

@@ -17,7 +17,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use crate::engine::EngineStats;
-use crate::protocol::{FromWorker, ToWorker, LOOKAHEAD_BEATS};
+use crate::history::{save_clip, ClipContent, Exchange, History};
+use crate::protocol::{FromWorker, Meter, Prompt, ToWorker, LOOKAHEAD_BEATS};
 
 /// Which model to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +37,8 @@ pub struct WorkerSettings {
     pub constraints: Constraints,
     /// 0 = a new seed for every answer.
     pub seed: u64,
+    /// Save every exchange as a clip here, once it has been heard (*Save every answer*).
+    pub keep: Option<(PathBuf, ClipContent)>,
 }
 
 impl Default for WorkerSettings {
@@ -46,6 +49,7 @@ impl Default for WorkerSettings {
             sampling: Sampling::default(),
             constraints: Constraints::answer_default(),
             seed: 0,
+            keep: None,
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct Status {
     /// Seed of the latest answer: typed into *Seed*, it plays that answer again for the same
     /// phrase.
     pub last_seed: Option<u64>,
+    /// Where the last clip was saved, or why it could not be.
+    pub clip: Option<Result<PathBuf, String>>,
 }
 
 impl Status {
@@ -77,6 +83,7 @@ impl Status {
 #[derive(Default)]
 pub struct Shared {
     pub status: Mutex<Status>,
+    pub history: Mutex<History>,
     pub stop: AtomicBool,
 }
 
@@ -204,6 +211,11 @@ pub struct Worker {
     conversation: Vec<Note>,
     answer: Option<Answer>,
     answers: u64,
+    /// The exchange in the history whose answer is still heard (cut at an interruption,
+    /// saved once over when *Save every answer* is on).
+    live: Option<u64>,
+    /// The last phrase the player ended and where its answer started: what *Again* answers.
+    last_prompt: Option<(Vec<Note>, f64)>,
     /// Draws the seeds of "Vary" from `1..=SEED_MAX`, so that a player can type any of them
     /// into *Seed* (0 there means "Vary" itself). Seeded from entropy: two fresh instances
     /// answer differently.
@@ -231,6 +243,8 @@ impl Worker {
             conversation: Vec::new(),
             answer: None,
             answers: 0,
+            live: None,
+            last_prompt: None,
             vary: Rng::new(entropy()),
         }
     }
@@ -287,6 +301,15 @@ impl Worker {
                 }
             }
         }
+        // The plugin is going: what the audio thread last said (the deactivation's cancel and
+        // reset) still counts, so the last exchange is complete before it is kept. No new
+        // answer starts now.
+        while let Ok(msg) = self.rx.try_recv() {
+            if !matches!(msg, ToWorker::Answer { .. }) {
+                self.handle(msg);
+            }
+        }
+        self.finish_exchange();
     }
 
     /// Reads the current settings, if the thread has a source for them.
@@ -333,7 +356,15 @@ impl Worker {
             worked = true;
             self.handle(msg);
         }
-        worked | self.generate_ahead(self.stats.playhead.block_end() + LOOKAHEAD_BEATS)
+        let block_end = self.stats.playhead.block_end();
+        let heard = self
+            .live
+            .and_then(|serial| self.shared.history.lock().get(serial).map(|e| e.answer_end))
+            .is_some_and(|end| block_end >= end && self.answer.is_none());
+        if heard {
+            self.finish_exchange();
+        }
+        worked | self.generate_ahead(block_end + LOOKAHEAD_BEATS)
     }
 
     fn handle(&mut self, msg: ToWorker) {
@@ -359,14 +390,18 @@ impl Worker {
                 id,
                 start_beat,
                 length_beats,
+                prompt,
+                meter,
             } => {
                 // The answer follows the parameters as they are now, not as of the last poll:
                 // an offline render may play many beats within one poll interval.
                 self.refresh();
-                self.start_answer(id, start_beat, length_beats)
+                self.finish_exchange();
+                self.start_answer(id, start_beat, length_beats, prompt, meter)
             }
-            ToWorker::Cancel => self.cancel_answer(self.stats.playhead.now()),
+            ToWorker::Cancel { beat } => self.cancel_answer(beat),
             ToWorker::Reset => {
+                self.finish_exchange();
                 self.answer = None;
                 self.phrase.clear();
                 self.conversation.clear();
@@ -378,25 +413,102 @@ impl Worker {
     /// The answer stops at `beat` (the player took over, or the transport moved): what it
     /// would have played after that was never heard, so it leaves the conversation.
     fn cancel_answer(&mut self, beat: f64) {
-        if self.answer.take().is_some() {
+        let answer = self.answer.take();
+        // Generation runs ahead of playback: an answer may be complete and still not heard.
+        if answer.is_some() || self.live.is_some() {
+            if let Some(mut answer) = answer {
+                // Notes sounding at the interruption were heard until it.
+                let (start, step) = (answer.start_beat, answer.step_beats);
+                let open = answer
+                    .collector
+                    .close_all(beat, |s| start + s as f64 * step);
+                self.record(&open);
+                self.conversation.extend(open);
+            }
             self.conversation.retain(|n| n.start < beat);
             for n in &mut self.conversation {
                 n.end = n.end.min(beat);
             }
         }
+        if let Some(serial) = self.live {
+            if let Some(e) = self.shared.history.lock().get_mut(serial) {
+                e.cut(beat);
+            }
+        }
+        self.finish_exchange();
     }
 
-    fn start_answer(&mut self, id: u32, start_beat: f64, length_beats: f64) {
-        let mut phrase = std::mem::take(&mut self.phrase);
-        // Keys still down (or held by the pedal) when the answer is due sound on to its start.
-        let mut keyboard = self.keyboard.clone();
-        keyboard.release_all(start_beat, &mut |n| phrase.push(n));
-        let Some(generator) = self.generator.as_mut() else {
+    /// Adds generated notes to the live exchange's answer.
+    fn record(&self, notes: &[Note]) {
+        if let (Some(serial), false) = (self.live, notes.is_empty()) {
+            if let Some(e) = self.shared.history.lock().get_mut(serial) {
+                e.answer.extend_from_slice(notes);
+            }
+        }
+    }
+
+    /// The live exchange has been heard (or cut): it stays in the history as it is, and is
+    /// saved when *Save every answer* is on.
+    fn finish_exchange(&mut self) {
+        let Some(serial) = self.live.take() else {
+            return;
+        };
+        let Some((dir, content)) = self.settings.keep.clone() else {
+            return;
+        };
+        let Some(exchange) = self.shared.history.lock().get(serial).cloned() else {
+            return;
+        };
+        if exchange.answer.is_empty() {
+            return;
+        }
+        let saved = save_clip(&exchange, content, &dir).map_err(|e| e.to_string());
+        if let Err(why) = &saved {
+            nice_plug::nice_warn!("could not save the clip: {why}");
+        }
+        self.shared.status.lock().clip = Some(saved);
+    }
+
+    fn start_answer(
+        &mut self,
+        id: u32,
+        start_beat: f64,
+        length_beats: f64,
+        prompt: Prompt,
+        meter: Meter,
+    ) {
+        let phrase = match prompt {
+            Prompt::Phrase => {
+                let mut phrase = std::mem::take(&mut self.phrase);
+                // Keys still down (or held by the pedal) when the answer is due sound on to
+                // its start.
+                let mut keyboard = self.keyboard.clone();
+                keyboard.release_all(start_beat, &mut |n| phrase.push(n));
+                self.last_prompt = Some((phrase.clone(), start_beat));
+                Some(phrase)
+            }
+            Prompt::Again => self.last_prompt.as_ref().map(|(phrase, answered_at)| {
+                // A variation answers the phrase alone, moved so it ends as far before the
+                // new start as it did before the first.
+                self.conversation.clear();
+                let by = start_beat - answered_at;
+                phrase
+                    .iter()
+                    .map(|n| Note {
+                        start: n.start + by,
+                        end: n.end + by,
+                        ..*n
+                    })
+                    .collect()
+            }),
+        };
+        let (Some(phrase), Some(generator)) = (phrase, self.generator.as_mut()) else {
             // No answer will come: an offline render must not wait for one.
             self.stats.progress.publish(id, f64::INFINITY);
             return;
         };
         let vocab = generator.model().meta().vocab;
+        let played = phrase.clone();
         let recent = conversation_context(&mut self.conversation, phrase, &vocab);
         let mut context = encode(recent, &vocab);
         // Tell the model about the rest between the phrase and the answer, so the answer's
@@ -408,7 +520,8 @@ impl Worker {
             .fold(0.0, f64::max);
         let gap = ((start_beat * spb).round() - last_event).max(0.0) as u64;
         push_time_shift(&mut context, gap, &vocab);
-        let seed = if self.settings.seed == 0 {
+        // *Again* always varies: the fixed seed's answer is the one already heard.
+        let seed = if self.settings.seed == 0 || prompt == Prompt::Again {
             1 + self.vary.below(crate::params::SEED_MAX)
         } else {
             self.settings.seed
@@ -420,9 +533,24 @@ impl Worker {
             return;
         }
         self.answers += 1;
-        let mut status = self.shared.status.lock();
-        status.answers = self.answers;
-        status.last_seed = Some(seed);
+        let model = generator.model().meta().name.clone();
+        {
+            let mut status = self.shared.status.lock();
+            status.answers = self.answers;
+            status.last_seed = Some(seed);
+        }
+        self.live = Some(self.shared.history.lock().push(Exchange {
+            serial: 0,
+            made: std::time::SystemTime::now(),
+            model,
+            seed,
+            meter,
+            prompt,
+            phrase: played,
+            answer: Vec::new(),
+            answer_start: start_beat,
+            answer_end: start_beat + length_beats,
+        }));
         self.answer = Some(Answer {
             id,
             start_beat,
@@ -441,6 +569,7 @@ impl Worker {
         let tx = &self.tx;
         let stats = &self.stats;
         let conversation = &mut self.conversation;
+        let mut heard = Vec::new();
         let (id, start, step_beats) = (answer.id, answer.start_beat, answer.step_beats);
         let collector = &mut answer.collector;
         let mut send = |ev: NoteEvent| {
@@ -466,7 +595,10 @@ impl Worker {
             if tx.try_send(msg).is_err() {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
-            conversation.extend(collector.push(ev, to_beat));
+            if let Some(note) = collector.push(ev, to_beat) {
+                conversation.push(note);
+                heard.push(note);
+            }
         };
         let length_steps = answer.length_steps;
         let constraints = Constraints {
@@ -494,12 +626,15 @@ impl Worker {
         }
         if finished {
             generator.release_all(&mut send);
+        }
+        if finished {
             self.answer = None;
             self.stats.progress.publish(id, f64::INFINITY);
         } else {
             let through = start + generator.step_count() as f64 * step_beats;
             self.stats.progress.publish(id, through);
         }
+        self.record(&heard);
         worked
     }
 

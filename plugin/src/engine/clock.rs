@@ -2,12 +2,11 @@
 //! one, Continuo's own clock when it does not (stopped, no position, non-finite values).
 
 use super::Transport;
-use crate::timeline::{quantize_start, BlockTime, StartQuantize};
+use crate::protocol::Meter;
+use crate::timeline::{quantize_start, BlockTime, StartQuantize, TimeSig, DEFAULT_TEMPO};
 
 /// A transport position this far from where the last block ended is a jump (loop, relocate).
 const JUMP_TOLERANCE_BEATS: f64 = 1e-3;
-/// Tempo when the host gives none.
-const DEFAULT_TEMPO: f64 = 120.0;
 
 #[derive(Debug, Clone)]
 pub struct Clock {
@@ -19,7 +18,8 @@ pub struct Clock {
     /// This block runs on `free_beat`.
     free_running: bool,
     bar_origin: f64,
-    beats_per_bar: f64,
+    time_sig: TimeSig,
+    tempo: f64,
 }
 
 impl Default for Clock {
@@ -31,7 +31,8 @@ impl Default for Clock {
             free_beat: 0.0,
             free_running: true,
             bar_origin: 0.0,
-            beats_per_bar: 4.0,
+            time_sig: TimeSig::COMMON,
+            tempo: DEFAULT_TEMPO,
         }
     }
 }
@@ -51,7 +52,8 @@ impl Clock {
         self.block = BlockTime::new(start, tempo, t.sample_rate, len);
         self.free_running = host_beat.is_none();
         self.was_playing = t.playing;
-        self.beats_per_bar = t.beats_per_bar;
+        self.time_sig = t.time_sig;
+        self.tempo = crate::timeline::usable_tempo(tempo);
         if let Some(bar) = t.bar_start_beats.filter(|b| t.playing && b.is_finite()) {
             self.bar_origin = bar;
         }
@@ -77,12 +79,20 @@ impl Clock {
     }
 
     pub fn beats_per_bar(&self) -> f64 {
-        self.beats_per_bar
+        self.time_sig.beats_per_bar()
+    }
+
+    /// Tempo (the host's, where usable) and time signature of this block.
+    pub fn meter(&self) -> Meter {
+        Meter {
+            bpm: self.tempo,
+            time_sig: self.time_sig,
+        }
     }
 
     /// The first start allowed by `q` at or after `beat`, on this timeline's bars.
     pub fn start_at_or_after(&self, beat: f64, q: StartQuantize) -> f64 {
-        quantize_start(beat, q, self.bar_origin, self.beats_per_bar)
+        quantize_start(beat, q, self.bar_origin, self.beats_per_bar())
     }
 }
 

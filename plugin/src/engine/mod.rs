@@ -13,8 +13,8 @@ use crossbeam_channel::{Receiver, Sender};
 mod clock;
 mod phrase;
 
-use crate::protocol::{FromWorker, Playhead, Progress, ToWorker};
-use crate::timeline::StartQuantize;
+use crate::protocol::{FromWorker, Playhead, Progress, Prompt, ToWorker};
+use crate::timeline::{StartQuantize, TimeSig};
 use clock::Clock;
 use phrase::Phrase;
 
@@ -25,7 +25,7 @@ pub struct Transport {
     pub tempo: Option<f64>,
     pub pos_beats: Option<f64>,
     pub bar_start_beats: Option<f64>,
-    pub beats_per_bar: f64,
+    pub time_sig: TimeSig,
     pub sample_rate: f64,
 }
 
@@ -38,7 +38,7 @@ impl Transport {
             tempo: Some(tempo),
             pos_beats: Some(beat),
             bar_start_beats: Some(0.0),
-            beats_per_bar: 4.0,
+            time_sig: TimeSig::COMMON,
             sample_rate,
         }
     }
@@ -105,6 +105,9 @@ pub struct EngineStats {
     pub dropped: AtomicU64,
     pub playhead: Playhead,
     pub progress: Progress,
+    /// The window asks for another answer to the last phrase (*Again*); the audio thread
+    /// takes the request at its next block.
+    pub again: std::sync::atomic::AtomicBool,
 }
 
 const PENDING_CAPACITY: usize = 4096;
@@ -188,11 +191,13 @@ impl Engine {
                 });
             }
         }
+        // Where the last block ended: on a broken timeline, what the player heard ends there.
+        let heard_until = self.clock.block().end_beat();
         let timeline_broke = self.clock.begin(t, len);
         self.cursor = 0;
         if timeline_broke {
             // The pending answer was scheduled on the old timeline.
-            self.stop_answer(0, emit);
+            self.stop_answer_at(0, heard_until, emit);
             self.phrase.forget();
             self.send(ToWorker::Reset);
         }
@@ -259,8 +264,14 @@ impl Engine {
 
     /// Ends the answer in progress: every generated note stops at `timing`.
     pub fn stop_answer(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
+        self.stop_answer_at(timing, self.clock.block().beat_at(timing), emit);
+    }
+
+    /// [`Self::stop_answer`] where `timing` is not on this block's timeline: the answer was
+    /// heard until `beat`.
+    fn stop_answer_at(&mut self, timing: u32, beat: f64, emit: &mut impl FnMut(OutEvent)) {
         if self.answering {
-            self.send(ToWorker::Cancel);
+            self.send(ToWorker::Cancel { beat });
         }
         self.answering = false;
         self.pending.clear();
@@ -424,23 +435,38 @@ impl Engine {
             let start = self
                 .clock
                 .start_at_or_after(silent_from, self.settings.quantize);
-            self.answer_id = self.answer_id.wrapping_add(1);
-            self.answering = true;
-            self.pending.clear();
-            let length_beats = f64::from(self.settings.length_bars) * self.clock.beats_per_bar();
-            self.send(ToWorker::Answer {
-                id: self.answer_id,
-                start_beat: start,
-                length_beats,
-            });
             self.phrase.forget();
-            // Offline, an answer starting inside this block plays in it, as in real time
-            // with smaller blocks.
-            self.await_worker(emit);
-            self.play_until(len, emit);
+            self.ask(start, Prompt::Phrase, emit);
+        }
+        // Asked for from the window; never while the player plays (the phrase comes first).
+        let again = self.stats.again.swap(false, Ordering::Relaxed);
+        if again && self.settings.enabled && !self.phrase.is_open() {
+            self.stop_answer(self.cursor, emit);
+            let start = self.clock.start_at_or_after(end, self.settings.quantize);
+            self.ask(start, Prompt::Again, emit);
         }
         self.finish_answer(emit);
         self.clock.end();
+    }
+
+    /// Asks the inference thread for an answer to `prompt` from `start` (a beat at or after
+    /// this block's end, or inside it).
+    fn ask(&mut self, start: f64, prompt: Prompt, emit: &mut impl FnMut(OutEvent)) {
+        self.answer_id = self.answer_id.wrapping_add(1);
+        self.answering = true;
+        self.pending.clear();
+        let length_beats = f64::from(self.settings.length_bars) * self.clock.beats_per_bar();
+        self.send(ToWorker::Answer {
+            id: self.answer_id,
+            start_beat: start,
+            length_beats,
+            prompt,
+            meter: self.clock.meter(),
+        });
+        // Offline, an answer starting inside this block plays in it, as in real time with
+        // smaller blocks.
+        self.await_worker(emit);
+        self.play_until(self.clock.block().len, emit);
     }
 
     /// Ends the answer once the inference thread has sent all of it and all of it has played,
@@ -462,7 +488,9 @@ impl Engine {
     /// block.
     pub fn reset(&mut self) {
         let mut owed = self.owed_offs;
-        self.stop_answer(0, &mut |e| {
+        // Between blocks: the last one was heard to its end.
+        let heard_until = self.clock.block().end_beat();
+        self.stop_answer_at(0, heard_until, &mut |e| {
             if let OutEvent::Off { channel, pitch, .. } = e {
                 owed[usize::from(pitch)] = Some(channel);
             }
@@ -487,6 +515,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Meter;
     use crossbeam_channel::bounded;
 
     struct Rig {
@@ -672,7 +701,9 @@ mod tests {
             vec![ToWorker::Answer {
                 id: 1,
                 start_beat: 2.0,
-                length_beats: 8.0
+                length_beats: 8.0,
+                prompt: Prompt::Phrase,
+                meter: Meter::default(),
             }]
         );
         assert!(r.engine.is_answering());
@@ -767,7 +798,10 @@ mod tests {
         assert_eq!(r.engine.sounding_count(), 1);
         // The host deactivates (no event context), then processes again, from anywhere.
         r.engine.reset();
-        assert!(r.worker_rx.try_iter().any(|m| m == ToWorker::Cancel));
+        assert!(r
+            .worker_rx
+            .try_iter()
+            .any(|m| matches!(m, ToWorker::Cancel { .. })));
         assert_eq!(r.engine.sounding_count(), 1, "owed, not forgotten");
         let out = block(&mut r, 40.0, |_, _| {});
         assert_eq!(
@@ -918,7 +952,57 @@ mod tests {
             }
         );
         assert!(!r.engine.is_answering());
-        assert!(r.worker_rx.try_iter().any(|m| m == ToWorker::Cancel));
+        let heard_until = 2.25 + 100.0 / 24_000.0;
+        assert!(r
+            .worker_rx
+            .try_iter()
+            .any(|m| m == ToWorker::Cancel { beat: heard_until }));
+    }
+
+    #[test]
+    fn again_answers_the_last_phrase_anew_at_the_next_start_but_never_over_the_player() {
+        let mut r = answering_rig();
+        generated(&r, 1, 2.0, 64);
+        block(&mut r, 2.0, |_, _| {});
+        r.worker_rx.try_iter().for_each(drop);
+        r.engine.stats.again.store(true, Ordering::Relaxed);
+        let out = block(&mut r, 2.25, |_, _| {});
+        assert!(
+            out.contains(&OutEvent::Off {
+                timing: 0,
+                channel: 0,
+                pitch: 64
+            }),
+            "the answer playing yields to its variation: {out:?}"
+        );
+        let sent: Vec<_> = r.worker_rx.try_iter().collect();
+        assert!(matches!(sent[0], ToWorker::Cancel { .. }), "{sent:?}");
+        assert!(
+            matches!(
+                sent[1],
+                ToWorker::Answer {
+                    id: 2,
+                    start_beat: 3.0,
+                    prompt: Prompt::Again,
+                    ..
+                }
+            ),
+            "{sent:?}"
+        );
+        assert!(r.engine.is_answering());
+
+        // While a key is down the player's phrase comes first: the request is dropped.
+        block(&mut r, 2.5, |e, out| {
+            e.input_note(0, 0, 60, 90, &mut |ev| out.push(ev))
+        });
+        r.worker_rx.try_iter().for_each(drop);
+        r.engine.stats.again.store(true, Ordering::Relaxed);
+        block(&mut r, 2.75, |_, _| {});
+        assert!(r
+            .worker_rx
+            .try_iter()
+            .all(|m| !matches!(m, ToWorker::Answer { .. })));
+        assert!(!r.engine.stats.again.load(Ordering::Relaxed));
     }
 
     #[test]
@@ -927,6 +1011,12 @@ mod tests {
         block(&mut r, 0.0, |_, _| {});
         block(&mut r, 8.0, |_, _| {}); // loop/relocate
         assert!(r.worker_rx.try_iter().any(|m| m == ToWorker::Reset));
+        // An answer cut by a jump was heard until the last block before it ended.
+        let mut r = answering_rig();
+        r.worker_rx.try_iter().for_each(drop);
+        block(&mut r, 16.0, |_, _| {});
+        let sent: Vec<_> = r.worker_rx.try_iter().collect();
+        assert_eq!(sent[0], ToWorker::Cancel { beat: 2.0 }, "{sent:?}");
         let stopped = Transport {
             playing: false,
             pos_beats: Some(0.0),
