@@ -29,7 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let params = Arc::new(ContinuoParams::new(Arc::new(move || {
         status.status.lock().problem()
     })));
-    let editor = editor::create(editor::default_state(), params, shared).expect("an editor");
+    let editor =
+        editor::create(editor::default_state(), params, shared, Arc::default()).expect("an editor");
     // SAFETY: this process hosts nothing else and runs one baseview window.
     unsafe { editor.assume_standalone_in_process() };
     let spawned = editor.spawn(None, false, None, GuiContext::new(Arc::new(Detached)), None)?;

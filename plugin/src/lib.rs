@@ -35,6 +35,8 @@ pub struct Continuo {
     /// Kept until `initialize` starts the thread.
     pending_worker: Option<Worker>,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    /// Shared with the engine: the window asks it for *Again* through it.
+    stats: Arc<EngineStats>,
     /// The host renders offline (bounce, export): the engine may wait for answers.
     offline: bool,
 }
@@ -61,6 +63,7 @@ impl Default for Continuo {
             shared,
             worker: None,
             editor_state: editor::default_state(),
+            stats,
         }
     }
 }
@@ -185,6 +188,7 @@ impl Plugin for Continuo {
             self.editor_state.clone(),
             self.params.clone(),
             self.shared.clone(),
+            self.stats.clone(),
         )
     }
 

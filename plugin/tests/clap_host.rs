@@ -4,6 +4,7 @@
 mod common;
 
 use clack_extensions::render::{PluginRender, RenderMode};
+use clack_extensions::state::PluginState;
 use clack_host::events::event_types::*;
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
@@ -32,6 +33,12 @@ impl Session {
     /// [`Self::start`], told by the render extension whether the host renders in real time
     /// or offline (a bounce or export) before it activates the plugin.
     fn start_in(mode: RenderMode) -> Self {
+        Self::start_with(mode, |_| {})
+    }
+
+    /// [`Self::start_in`], with `setup` run on the instance before it is activated (as a
+    /// host restores a project's state).
+    fn start_with(mode: RenderMode, setup: impl FnOnce(&mut PluginInstance<()>)) -> Self {
         let lib = plugin_library();
         let entry = unsafe { PluginEntry::load(&lib) }
             .unwrap_or_else(|e| panic!("loading {}: {e:?}", lib.display()));
@@ -58,6 +65,7 @@ impl Session {
         render
             .set(&instance.plugin_handle(), mode)
             .expect("render mode accepted");
+        setup(&mut instance);
         let config = PluginAudioConfiguration {
             sample_rate: SAMPLE_RATE,
             min_frames_count: BLOCK,
@@ -343,4 +351,75 @@ fn an_offline_render_holds_the_whole_answer_at_any_speed() {
     }
     check_answer(&s.heard, 1, 5.0, 9.0, 48, 84);
     s.finish();
+}
+
+/// Restores a project in which the clips folder was set to `dir`: the plugin's own state,
+/// with that one field changed, as a host loads it.
+fn restore_clips_dir(instance: &mut PluginInstance<()>, dir: &std::path::Path) {
+    let state: PluginState = instance
+        .plugin_handle()
+        .get_extension()
+        .expect("the state extension");
+    let mut saved = Vec::new();
+    state
+        .save(&instance.plugin_handle(), &mut saved)
+        .expect("state saved");
+    // nice-plug's CLAP state: the JSON's length (8 bytes, little-endian), then the JSON.
+    let mut json: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("JSON state");
+    json["fields"]["clips-dir"] = serde_json::to_string(dir.to_str().unwrap()).unwrap().into();
+    let json = serde_json::to_vec(&json).unwrap();
+    let mut edited = (json.len() as u64).to_le_bytes().to_vec();
+    edited.extend(json);
+    state
+        .load(&instance.plugin_handle(), &mut edited.as_slice())
+        .expect("state loaded");
+}
+
+#[test]
+fn save_every_answer_keeps_a_clip_that_reads_back_as_played() {
+    let dir = std::env::temp_dir().join(format!("continuo-clap-clips-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut s = Session::start_with(RenderMode::Offline, |i| restore_clips_dir(i, &dir));
+    let mut params = musical_params();
+    params.push((param_id("keep"), 1.0));
+    play(&mut s, &phrase(), 10.0, &params);
+    // Removing the instance ends its exchange: the clip is on disk once it is gone.
+    let heard = s.finish();
+    check_answer(&heard, 1, 5.0, 9.0, 48, 84);
+
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the clips folder from the project")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let clip = continuo_core::midi::read_midi(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert!((clip.bpm - TEMPO).abs() < 1e-2);
+    // The clip starts on the phrase's bar (beat 0): its beats are the session's.
+    let (phrase_notes, answer): (Vec<&continuo_core::midi::Note>, Vec<_>) =
+        clip.notes.iter().partition(|n| n.start < 4.5);
+    assert_eq!(phrase_notes.len(), phrase().len() / 2);
+    let mut played = Vec::new();
+    let mut sounding = [None; 128];
+    for h in heard.iter().filter(|h| h.channel == 1) {
+        match (h.velocity, sounding[usize::from(h.pitch)].take()) {
+            (0, Some(start)) => played.push((h.pitch, start, h.beat())),
+            (0, None) => {}
+            (_, _) => sounding[usize::from(h.pitch)] = Some(h.beat()),
+        }
+    }
+    played.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    assert_eq!(
+        answer.len(),
+        played.len(),
+        "saved {answer:?}\nheard {played:?}"
+    );
+    let step = 1.0 / 24.0;
+    for (saved, (pitch, start, end)) in answer.iter().zip(&played) {
+        assert_eq!(saved.pitch, *pitch);
+        assert!(
+            (saved.start - start).abs() <= step && (saved.end - end).abs() <= step,
+            "saved {saved:?}, heard {pitch} {start}–{end}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
