@@ -19,6 +19,7 @@ pub mod library;
 pub mod location;
 pub mod params;
 pub mod protocol;
+pub mod sim;
 pub mod timeline;
 pub mod worker;
 

@@ -1,135 +1,24 @@
 //! Keeping what Continuo played: every exchange lands in the history as it was heard, *Again*
 //! adds a variation of the last phrase, *Save every answer* writes each as a clip, and a model
-//! swap loses nothing. Engine and worker as the plugin wires them, driven in turn on one
-//! thread: a virtual clock with no waiting at all.
+//! swap loses nothing. Played through the virtual-clock host (`continuo::sim`): no waiting.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use continuo::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
 use continuo::history::ClipContent;
-use continuo::protocol::{Prompt, FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
-use continuo::worker::{ModelSource, Shared, Worker, WorkerSettings};
+use continuo::protocol::Prompt;
+use continuo::sim::{Sim, SAMPLES_PER_BEAT, TEMPO};
+use continuo::worker::{ModelSource, WorkerSettings};
 use continuo_core::midi::{read_midi, Note};
-use crossbeam_channel::bounded;
 
-const SAMPLE_RATE: f64 = 48_000.0;
-const TEMPO: f64 = 120.0;
-const SPB: f64 = SAMPLE_RATE * 60.0 / TEMPO;
-const BLOCK: u32 = 512;
-const ANSWER_CHANNEL: u8 = 1;
 /// The token grid: a note read back from a clip lies within one step of what was played.
 const STEP: f64 = 1.0 / 24.0;
 
-struct Rig {
-    engine: Engine,
-    worker: Worker,
-    shared: Arc<Shared>,
-    stats: Arc<EngineStats>,
-    sample: u64,
-    /// Generated notes as heard: (start beat, end beat, pitch).
-    heard: Vec<Note>,
-    sounding: [Option<(f64, u8)>; 128],
-}
-
-impl Rig {
-    fn new(settings: WorkerSettings) -> Self {
-        let (to_worker, worker_rx) = bounded(TO_WORKER_CAPACITY);
-        let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
-        let shared = Arc::new(Shared::default());
-        let stats = Arc::new(EngineStats::default());
-        let engine = Engine::new(to_worker, from_worker, stats.clone());
-        let mut worker = Worker::new(worker_rx, worker_tx, shared.clone(), stats.clone());
-        worker.refresh_settings(settings);
-        assert!(
-            shared.status.lock().model.is_some(),
-            "{:?}",
-            shared.status.lock().message
-        );
-        Self {
-            engine,
-            worker,
-            shared,
-            stats,
-            sample: 0,
-            heard: Vec::new(),
-            sounding: [None; 128],
-        }
-    }
-
-    fn beat(&self) -> f64 {
-        self.sample as f64 / SPB
-    }
-
-    /// Plays blocks until `until` (beats), the player's `input` (beat, pitch, velocity)
-    /// among them; the worker takes its turn after each block.
-    fn play(&mut self, input: &[(f64, u8, u8)], until: f64) {
-        let settings = Settings {
-            channel: ANSWER_CHANNEL,
-            ..Settings::default()
-        };
-        while self.beat() < until {
-            let transport = Transport::running(self.beat(), TEMPO, SAMPLE_RATE);
-            let at = self.sample;
-            let mut out = Vec::new();
-            let mut emit = |e: OutEvent| out.push(e);
-            self.engine
-                .begin_block(&transport, settings, BLOCK, &mut emit);
-            for &(beat, pitch, velocity) in input {
-                let s = (beat * SPB).round() as u64;
-                if (at..at + u64::from(BLOCK)).contains(&s) {
-                    self.engine
-                        .input_note((s - at) as u32, 0, pitch, velocity, &mut emit);
-                }
-            }
-            self.engine.end_block(&mut emit);
-            for e in out {
-                self.hear(at, e);
-            }
-            self.sample += u64::from(BLOCK);
-            self.worker.poll();
-        }
-    }
-
-    fn hear(&mut self, at: u64, e: OutEvent) {
-        let beat = |timing: u32| (at + u64::from(timing)) as f64 / SPB;
-        match e {
-            OutEvent::On {
-                timing,
-                channel: ANSWER_CHANNEL,
-                pitch,
-                velocity,
-            } => self.sounding[usize::from(pitch)] = Some((beat(timing), velocity)),
-            OutEvent::Off {
-                timing,
-                channel: ANSWER_CHANNEL,
-                pitch,
-            } => {
-                if let Some((start, velocity)) = self.sounding[usize::from(pitch)].take() {
-                    self.heard.push(Note {
-                        pitch,
-                        velocity,
-                        start,
-                        end: beat(timing),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Generated notes heard that start in `from..to`.
-    fn heard_in(&self, from: f64, to: f64) -> Vec<Note> {
-        let mut notes: Vec<Note> = self
-            .heard
-            .iter()
-            .filter(|n| (from..to).contains(&n.start))
-            .copied()
-            .collect();
-        continuo_core::midi::sort_notes(&mut notes);
-        notes
-    }
+fn sim(settings: WorkerSettings) -> Sim {
+    let sim = Sim::new(settings);
+    let status = sim.shared.status.lock().clone();
+    assert!(status.model.is_some(), "{:?}", status.message);
+    sim
 }
 
 /// Eight quarter notes of C major from beat 0; their answer starts at beat 5.
@@ -161,7 +50,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 #[test]
 fn the_history_holds_each_exchange_as_heard_and_again_adds_a_variation() {
-    let mut r = Rig::new(WorkerSettings {
+    let mut r = sim(WorkerSettings {
         seed: 7,
         ..Default::default()
     });
@@ -183,7 +72,7 @@ fn the_history_holds_each_exchange_as_heard_and_again_adds_a_variation() {
     let mut answer = first.answer.clone();
     continuo_core::midi::sort_notes(&mut answer);
     assert!(
-        same_notes(&answer, &heard, 1.0 / SPB),
+        same_notes(&answer, &heard, 1.0 / SAMPLES_PER_BEAT),
         "history {answer:?}\nheard {heard:?}"
     );
 
@@ -198,7 +87,7 @@ fn the_history_holds_each_exchange_as_heard_and_again_adds_a_variation() {
     continuo_core::midi::sort_notes(&mut answer);
     assert!(answer.iter().all(|n| n.end <= 20.0 + 1e-9), "{answer:?}");
     assert!(
-        same_notes(&answer, &r.heard_in(15.0, 20.0), 1.0 / SPB),
+        same_notes(&answer, &r.heard_in(15.0, 20.0), 1.0 / SAMPLES_PER_BEAT),
         "history {answer:?}\nheard {:?}",
         r.heard_in(15.0, 20.0)
     );
@@ -220,7 +109,7 @@ fn the_history_holds_each_exchange_as_heard_and_again_adds_a_variation() {
 #[test]
 fn save_every_answer_writes_each_exchange_once_heard_as_played() {
     let dir = temp_dir("keep");
-    let mut r = Rig::new(WorkerSettings {
+    let mut r = sim(WorkerSettings {
         seed: 3,
         keep: Some((dir.clone(), ClipContent::PhraseAndAnswer)),
         ..Default::default()
