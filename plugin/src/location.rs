@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Folder of the shared library this code was loaded from.
+/// Folder of the shared library (or, in the demo, the executable) this code was loaded from.
 #[cfg(unix)]
 pub fn plugin_binary_dir() -> Option<PathBuf> {
     use std::ffi::CStr;
@@ -23,7 +23,41 @@ pub fn plugin_binary_dir() -> Option<PathBuf> {
     }
 }
 
-#[cfg(not(unix))]
+/// Folder of the DLL (or, in the demo, the .exe) this code was loaded from.
+#[cfg(windows)]
+pub fn plugin_binary_dir() -> Option<PathBuf> {
+    use std::ffi::{c_void, OsString};
+    use std::os::windows::ffi::OsStringExt;
+    // kernel32 is linked into every Windows program; declaring the two calls here spares a
+    // bindings crate.
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetModuleHandleExW(flags: u32, address: *const u16, module: *mut *mut c_void) -> i32;
+        fn GetModuleFileNameW(module: *mut c_void, name: *mut u16, size: u32) -> u32;
+    }
+    const FROM_ADDRESS: u32 = 0x4;
+    // The DLL is not unloaded while its own code runs, so no reference needs to be held.
+    const UNCHANGED_REFCOUNT: u32 = 0x2;
+    let mut module = std::ptr::null_mut();
+    let addr = plugin_binary_dir as *const u16;
+    // SAFETY: the address is a function in this module; `module` receives its handle, which
+    // GetModuleFileNameW only reads.
+    unsafe {
+        if GetModuleHandleExW(FROM_ADDRESS | UNCHANGED_REFCOUNT, addr, &mut module) == 0 {
+            return None;
+        }
+        // Long paths (\\?\ prefixed) may exceed MAX_PATH.
+        let mut buf = vec![0u16; 32_768];
+        let len = GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) as usize;
+        if len == 0 || len >= buf.len() {
+            return None;
+        }
+        let path = PathBuf::from(OsString::from_wide(&buf[..len]));
+        path.parent().map(PathBuf::from)
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 pub fn plugin_binary_dir() -> Option<PathBuf> {
     None
 }

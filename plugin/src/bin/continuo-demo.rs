@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use continuo::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
 use continuo::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
-use continuo::worker::{ModelSource, Shared, Worker, WorkerSettings};
+use continuo::worker::{library_locations, ModelSource, Shared, Worker, WorkerSettings};
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
+use continuo_core::runtime::init_runtime;
 use continuo_core::sampling::Sampling;
 use continuo_core::tokens::{NoteCollector, NoteEvent};
 use crossbeam_channel::bounded;
@@ -170,8 +171,11 @@ fn run() -> Result<(), String> {
             .message
             .unwrap_or_else(|| "model did not load".into()));
     };
+    // The worker loaded the runtime already; this returns the library it loaded.
+    let runtime = init_runtime(&library_locations()).map_err(|e| e.to_string())?;
     println!(
-        "model: {model}; prompt: {} notes at {:.0} bpm",
+        "model: {model}; ONNX Runtime: {}; prompt: {} notes at {:.0} bpm",
+        runtime.display(),
         prompt.notes.len(),
         prompt.bpm
     );
@@ -234,6 +238,18 @@ fn run() -> Result<(), String> {
     let (notes, answer) = notes_from_events(&heard, spb);
     if answer == 0 {
         return Err("the model produced no notes".into());
+    }
+    // A note-on without its note-off would hang in the instrument; the collector would
+    // silently drop it, so the events are counted instead.
+    let (ons, offs) = heard.iter().fold((0, 0), |(on, off), (_, e)| match *e {
+        OutEvent::On { channel, .. } if channel == ANSWER_CHANNEL => (on + 1, off),
+        OutEvent::Off { channel, .. } if channel == ANSWER_CHANNEL => (on, off + 1),
+        _ => (on, off),
+    });
+    if ons != offs {
+        return Err(format!(
+            "unbalanced answer: {ons} note-ons, {offs} note-offs"
+        ));
     }
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
