@@ -63,6 +63,29 @@ pub enum Provider {
     Cpu,
     Cuda,
     CoreMl,
+    DirectMl,
+}
+
+impl Provider {
+    /// The providers that can load on this operating system, given a GPU and an ONNX Runtime
+    /// built with them (the shipped runtime has CoreML on macOS and only the CPU elsewhere).
+    /// A choice list offers these; any other choice falls back to CPU with a reason.
+    pub const OFFERED: &'static [Provider] = if cfg!(target_os = "macos") {
+        &[Provider::Cpu, Provider::CoreMl]
+    } else if cfg!(windows) {
+        &[Provider::Cpu, Provider::Cuda, Provider::DirectMl]
+    } else {
+        &[Provider::Cpu, Provider::Cuda]
+    };
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "CPU",
+            Provider::Cuda => "CUDA",
+            Provider::CoreMl => "CoreML",
+            Provider::DirectMl => "DirectML",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -183,19 +206,27 @@ impl Model {
         let mut builder =
             Session::builder(&env)?.with_intra_threads(options.intra_threads.max(1))?;
         let mut provider_note = None;
-        let ep = match options.provider {
+        let provider = options.provider;
+        let ep = match provider {
             Provider::Cpu => None,
-            Provider::Cuda => Some(("CUDA", ort::ep::CUDA::default().build().error_on_failure())),
-            Provider::CoreMl => Some((
-                "CoreML",
-                ort::ep::CoreML::default().build().error_on_failure(),
-            )),
+            _ if !Provider::OFFERED.contains(&provider) => {
+                provider_note = Some(format!(
+                    "{} does not run on {}, using CPU",
+                    provider.name(),
+                    std::env::consts::OS
+                ));
+                None
+            }
+            Provider::Cuda => Some(ort::ep::CUDA::default().build()),
+            Provider::CoreMl => Some(ort::ep::CoreML::default().build()),
+            Provider::DirectMl => Some(ort::ep::DirectML::default().build()),
         };
-        if let Some((name, ep)) = ep {
-            match builder.with_execution_providers([ep]) {
+        if let Some(ep) = ep {
+            match builder.with_execution_providers([ep.error_on_failure()]) {
                 Ok(b) => builder = b,
                 Err(e) => {
-                    provider_note = Some(format!("{name} unavailable, using CPU: {e}"));
+                    provider_note =
+                        Some(format!("{} unavailable, using CPU: {e}", provider.name()));
                     builder = e.recover();
                 }
             }
