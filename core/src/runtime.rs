@@ -114,7 +114,9 @@ pub fn library_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or(Path::new("."));
-    c.push(repo.join(".cache").join("ort").join(ORT_LIBRARY));
+    // `cargo xtask fetch-ort` keeps one runtime per platform, named as Rust's consts name it.
+    let platform = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+    c.push(repo.join(".cache/ort").join(platform).join(ORT_LIBRARY));
     c
 }
 
