@@ -431,17 +431,20 @@ impl Generator {
         let decoder = &self.decoder;
         let logits = &mut self.model.logits;
         if sampling.repeat_penalty > 0.0 || sampling.follow > 0.0 {
-            let repeats = self.onsets.previous_at(decoder.step());
+            let step = decoder.step();
+            let repeats = self.onsets.previous_at(step);
+            let pace = self.density.note_on_bias(step);
             let on = vocab.note_on_range();
             for (p, l) in logits[on].iter_mut().enumerate() {
                 if repeats & (1 << p) != 0 {
                     *l -= sampling.repeat_penalty;
                 }
-                *l += sampling.follow * self.guide.bias(p as u8);
+                *l += sampling.follow * (self.guide.bias(p as u8) + pace);
             }
-            let wait = sampling.follow * self.density.time_shift_bias(decoder.step());
-            for l in &mut logits[vocab.time_shift_range()] {
-                *l += wait;
+            for id in vocab.time_shift_range() {
+                if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
+                    logits[id] += sampling.follow * self.density.shift_bias(step, u64::from(steps));
+                }
             }
         }
         let Some(id) = sample(logits, sampling, &mut self.rng, |i| {
@@ -453,6 +456,7 @@ impl Generator {
         if let Token::NoteOn(p) = token {
             self.onsets.strike(p, self.decoder.step());
             self.density.note();
+            self.guide.strike(p);
         }
         self.decoder.feed(token, emit);
         self.model.run(&[id as u32])?;

@@ -60,7 +60,7 @@ pub struct Sampling {
 impl Sampling {
     pub const DEFAULT_TEMPERATURE: f32 = 1.1;
     pub const DEFAULT_MIN_P: f32 = 0.02;
-    pub const DEFAULT_REPEAT_PENALTY: f32 = 1.5;
+    pub const DEFAULT_REPEAT_PENALTY: f32 = 0.0;
     pub const DEFAULT_FOLLOW: f32 = 0.7;
 }
 
@@ -127,23 +127,39 @@ pub fn sample(
 }
 
 /// Where the phrase lives: a log-prior over note-on pitches from the pitch classes and the
-/// register of the context's latest notes. Added (times [`Sampling::follow`]) to note-on
-/// logits, it keeps an answer near the phrase's key and hands without forbidding anything.
+/// register of the context's latest notes, and how far the answer's own mix of pitch classes
+/// has strayed from the phrase's. Added (times [`Sampling::follow`]) to note-on logits, it
+/// keeps an answer near the phrase's key, mix and hands without forbidding anything.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guide {
     bias: [f32; 128],
+    /// The phrase's pitch-class distribution (smoothed); all 0 without a phrase.
+    classes: [f32; 12],
+    /// Note-ons of each pitch class the answer has played so far.
+    played: [u32; 12],
+    notes: u32,
 }
 
 impl Default for Guide {
     /// No pull anywhere (no phrase).
     fn default() -> Self {
-        Self { bias: [0.0; 128] }
+        Self {
+            bias: [0.0; 128],
+            classes: [0.0; 12],
+            played: [0; 12],
+            notes: 0,
+        }
     }
 }
 
 impl Guide {
     /// Notes of the context the guide reads: the latest ones, about four bars of melody.
     pub const NOTES: usize = 64;
+    /// Nats per note a pitch class is owed. A fixed log-prior alone sharpens the answer onto
+    /// the phrase's commonest classes (a stronger pull made answers *less* like the phrase's
+    /// mix); owing notes steers the answer's mix toward the phrase's, and by itself keeps
+    /// one pitch from being struck over and over (README, "Sampling").
+    const BALANCE: f32 = 1.5;
     /// The register's spread is at least this (semitones), so a phrase of one repeated note
     /// does not pin the answer to it.
     const MIN_SPREAD: f32 = 4.0;
@@ -167,19 +183,36 @@ impl Guide {
             .sum::<f32>()
             / n;
         let spread = var.sqrt().max(Self::MIN_SPREAD);
+        // Add-½ smoothing.
+        let classes = classes.map(|c| (c + 0.5) / (n + 6.0));
         let mut bias = [0f32; 128];
         for (p, b) in bias.iter_mut().enumerate() {
-            // Add-½ smoothing; 0 where the phrase is uniform over the twelve classes.
-            let class = (12.0 * (classes[p % 12] + 0.5) / (n + 6.0)).ln();
+            // 0 where the phrase is uniform over the twelve classes.
+            let class = (12.0 * classes[p % 12]).ln();
             let z = (p as f32 - mean) / spread;
             *b = class - 0.5 * z * z;
         }
-        Self { bias }
+        Self {
+            bias,
+            classes,
+            ..Self::default()
+        }
+    }
+
+    /// The answer struck `pitch`.
+    pub fn strike(&mut self, pitch: u8) {
+        self.played[usize::from(pitch % 12)] += 1;
+        self.notes += 1;
     }
 
     /// Log-prior of a note-on of `pitch`.
+    /// Log-prior of a note-on of `pitch` now: where the phrase lives, plus
+    /// [`Self::BALANCE`] per note its pitch class is owed (the answer played it less often
+    /// than the phrase's share of its notes would have it) or minus per note it is ahead.
     pub fn bias(&self, pitch: u8) -> f32 {
-        self.bias[usize::from(pitch & 127)]
+        let class = usize::from(pitch % 12);
+        let owed = self.classes[class] * self.notes as f32 - self.played[class] as f32;
+        self.bias[usize::from(pitch & 127)] + Self::BALANCE * owed
     }
 }
 
@@ -195,8 +228,12 @@ pub struct Density {
 }
 
 impl Density {
-    /// Nats of time-shift bias per note the answer is ahead of the phrase's rate.
-    const PULL: f32 = 0.4;
+    /// Nats per note of imbalance a token adds or removes. Each token is biased by how much
+    /// nearer (or further) it takes the answer to the phrase's pace: a note-on by one note, a
+    /// time shift by the notes the phrase would have played meanwhile. Unlike one bias on
+    /// every time shift, this does not answer "too many notes" with a long rest and then a
+    /// burst, which kept the count as far off as no pull at all.
+    const PULL: f32 = 3.0;
     const MAX_BIAS: f32 = 3.0;
 
     /// From the grid steps of the context's note-ons (oldest first; the last
@@ -214,15 +251,30 @@ impl Density {
         self.notes += 1;
     }
 
-    /// Bias on every time-shift token when the answer is at grid step `step`: positive (wait)
-    /// when it has played more notes than the phrase's rate would by now, negative (play on)
-    /// when fewer.
-    pub fn time_shift_bias(&self, step: u64) -> f32 {
+    /// Notes the answer has played beyond what the phrase's rate gives by grid step `step`.
+    fn ahead(&self, step: u64) -> f32 {
+        self.notes as f32 - self.rate * step as f32
+    }
+
+    /// Bias on every note-on at grid step `step`: −[`Self::PULL`] when the answer is a note
+    /// or more ahead of the phrase's pace, +PULL when a note or more behind.
+    pub fn note_on_bias(&self, step: u64) -> f32 {
         if self.rate <= 0.0 {
             return 0.0;
         }
-        let ahead = self.notes as f32 - self.rate * step as f32;
-        (Self::PULL * ahead).clamp(-Self::MAX_BIAS, Self::MAX_BIAS)
+        let ahead = self.ahead(step);
+        Self::PULL * (ahead.abs() - (ahead + 1.0).abs())
+    }
+
+    /// Bias on a time shift of `steps` grid steps taken at `step`: positive when waiting that
+    /// long brings the answer back to the phrase's pace, negative when it overshoots.
+    pub fn shift_bias(&self, step: u64, steps: u64) -> f32 {
+        if self.rate <= 0.0 {
+            return 0.0;
+        }
+        let ahead = self.ahead(step);
+        let after = ahead - self.rate * steps as f32;
+        (Self::PULL * (ahead.abs() - after.abs())).clamp(-Self::MAX_BIAS, Self::MAX_BIAS)
     }
 }
 
@@ -433,19 +485,41 @@ mod tests {
     }
 
     #[test]
-    fn density_waits_when_the_answer_runs_ahead_of_the_phrase() {
-        assert_eq!(Density::from_onsets(&[], 10).time_shift_bias(5), 0.0);
-        // Four notes over 96 steps (a beat each at 24 steps per beat), context ending at 96.
+    fn density_steers_back_to_the_phrases_pace_without_overshooting() {
+        let none = Density::from_onsets(&[], 10);
+        assert_eq!((none.note_on_bias(5), none.shift_bias(5, 24)), (0.0, 0.0));
+        // Four notes over 96 steps: a note a beat (24 steps).
         let mut d = Density::from_onsets(&[0, 24, 48, 72], 96);
-        assert!(
-            d.time_shift_bias(48) < 0.0,
-            "no notes after two beats: play on"
-        );
-        for _ in 0..6 {
+        // No notes after two beats: play on, and do not wait any longer.
+        assert!(d.note_on_bias(48) > 0.0);
+        assert!(d.shift_bias(48, 24) < 0.0);
+        for _ in 0..3 {
             d.note();
         }
-        assert!(d.time_shift_bias(48) > 0.0, "six notes in two beats: wait");
-        assert!(d.time_shift_bias(48) <= Density::MAX_BIAS);
+        // Three notes in two beats, one ahead: no more notes now; a beat's wait brings it
+        // back to the pace, two beats put it as far behind, three further.
+        assert!(d.note_on_bias(48) < 0.0);
+        let wait = |beats: u64| d.shift_bias(48, beats * 24);
+        assert!(wait(1) > 0.0);
+        assert!(wait(2).abs() < 1e-6 && wait(3) < 0.0, "overshooting is worse");
+        for _ in 0..10 {
+            d.note();
+        }
+        assert_eq!(d.shift_bias(48, 8 * 24), Density::MAX_BIAS, "bounded");
+    }
+
+    #[test]
+    fn the_guide_steers_the_answers_mix_of_pitch_classes_toward_the_phrases() {
+        // The phrase: C and G equally often.
+        let mut g = Guide::from_pitches(&[60, 67, 60, 67, 60, 67]);
+        let (c, g_) = (g.bias(60), g.bias(67));
+        assert!((c - g_).abs() < 1.0);
+        // The answer struck C three times: G is owed, C is not.
+        for _ in 0..3 {
+            g.strike(60);
+        }
+        assert!(g.bias(67) > g_ && g.bias(60) < c);
+        assert!(g.bias(67) > g.bias(60) + 3.0);
     }
 
     #[test]
