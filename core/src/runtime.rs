@@ -343,6 +343,13 @@ impl Model {
     }
 }
 
+/// The model's state and logits after reading `ids` from a fresh state.
+struct Prepared {
+    ids: Vec<u32>,
+    state: Vec<f32>,
+    logits: Vec<f32>,
+}
+
 /// Continues a token stream with a model: the loop shared by `trainer generate`, the plugin's
 /// inference thread and the benchmarks.
 pub struct Generator {
@@ -351,6 +358,8 @@ pub struct Generator {
     rng: Rng,
     /// Token fed last; its logits are in the model's buffer.
     primed: bool,
+    /// A context read ahead of time ([`Self::prepare`]).
+    prepared: Option<Prepared>,
     onsets: Onsets,
     guide: Guide,
     density: Density,
@@ -364,6 +373,7 @@ impl Generator {
             decoder,
             rng: Rng::new(seed),
             primed: false,
+            prepared: None,
             onsets: Onsets::default(),
             guide: Guide::default(),
             density: Density::default(),
@@ -381,16 +391,54 @@ impl Generator {
     /// Starts a new continuation: forgets state, then reads `BOS` and `context`.
     /// Decoded time restarts at step 0 after the context.
     pub fn prime(&mut self, context: &[Token]) -> Result<(), RuntimeError> {
-        let vocab = self.model.meta().vocab;
+        self.prime_after(context, &[])
+    }
+
+    /// Reads `BOS` and `context` now, ahead of an answer whose context will start with it, so
+    /// that [`Self::prime_after`] then reads only what follows. The plugin does this while
+    /// the player's phrase falls silent, which takes the phrase off the time between the
+    /// phrase's end and the answer's first note.
+    pub fn prepare(&mut self, context: &[Token]) -> Result<(), RuntimeError> {
+        let ids = self.ids(context);
+        if self.prepared.as_ref().is_some_and(|p| p.ids == ids) {
+            return Ok(());
+        }
+        self.prepared = None;
+        // The model's state is the continuation's no more.
+        self.primed = false;
         self.model.reset();
-        let mut ids = Vec::with_capacity(context.len() + 1);
-        ids.push(vocab.encode(Token::Bos) as u32);
-        ids.extend(context.iter().map(|&t| vocab.encode(t) as u32));
         self.model.run(&ids)?;
+        self.prepared = Some(Prepared {
+            ids,
+            state: self.model.state.clone(),
+            logits: self.model.logits.clone(),
+        });
+        Ok(())
+    }
+
+    /// [`Self::prime`] with the context in two parts: `context`, which may have been
+    /// [prepared](Self::prepare), and `then` (the rest before the answer). The model reads
+    /// the two parts in two runs whether or not the first was prepared, so the answer is the
+    /// same either way.
+    pub fn prime_after(&mut self, context: &[Token], then: &[Token]) -> Result<(), RuntimeError> {
+        let vocab = self.model.meta().vocab;
+        let ids = self.ids(context);
+        match self.prepared.take() {
+            Some(p) if p.ids == ids => {
+                self.model.state.copy_from_slice(&p.state);
+                self.model.logits.copy_from_slice(&p.logits);
+            }
+            _ => {
+                self.model.reset();
+                self.model.run(&ids)?;
+            }
+        }
+        let then_ids: Vec<u32> = then.iter().map(|&t| vocab.encode(t) as u32).collect();
+        self.model.run(&then_ids)?;
         self.decoder = Decoder::new(vocab);
         self.onsets = Onsets::default();
         let (mut pitches, mut steps) = (Vec::new(), Vec::new());
-        for &t in context {
+        for &t in context.iter().chain(then) {
             if let Token::NoteOn(p) = t {
                 self.onsets.strike(p, self.decoder.step());
                 pitches.push(p);
@@ -406,6 +454,15 @@ impl Generator {
         self.onsets = self.onsets.rebased();
         self.primed = true;
         Ok(())
+    }
+
+    /// `BOS` and `context` as model input ids.
+    fn ids(&self, context: &[Token]) -> Vec<u32> {
+        let vocab = self.model.meta().vocab;
+        std::iter::once(Token::Bos)
+            .chain(context.iter().copied())
+            .map(|t| vocab.encode(t) as u32)
+            .collect()
     }
 
     /// Samples one token under `constraints`, advances the model, and reports the note events

@@ -501,7 +501,10 @@ mod tests {
         assert!(d.note_on_bias(48) < 0.0);
         let wait = |beats: u64| d.shift_bias(48, beats * 24);
         assert!(wait(1) > 0.0);
-        assert!(wait(2).abs() < 1e-6 && wait(3) < 0.0, "overshooting is worse");
+        assert!(
+            wait(2).abs() < 1e-6 && wait(3) < 0.0,
+            "overshooting is worse"
+        );
         for _ in 0..10 {
             d.note();
         }

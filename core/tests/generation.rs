@@ -9,7 +9,28 @@ use continuo_core::runtime::{Generator, Model, RuntimeOptions};
 use continuo_core::sampling::{Constraints, Sampling, Scale};
 use continuo_core::tokens::{encode, NoteCollector};
 
+/// How the phrase reaches the model before the answer.
+#[derive(Clone, Copy)]
+enum Priming {
+    /// All at once.
+    Whole,
+    /// The phrase read ahead of time, then a beat's rest.
+    Prepared,
+    /// The phrase and a beat's rest, in the two parts of a prepared priming but nothing
+    /// prepared.
+    InTwo,
+}
+
 fn generate(constraints: &Constraints, steps: u64, seed: u64) -> Vec<Note> {
+    generate_primed(constraints, steps, seed, Priming::Whole)
+}
+
+fn generate_primed(
+    constraints: &Constraints,
+    steps: u64,
+    seed: u64,
+    priming: Priming,
+) -> Vec<Note> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/chopin");
     let model = Model::load(&dir, &RuntimeOptions::default()).expect("the shipped model");
     let vocab = model.meta().vocab;
@@ -25,7 +46,17 @@ fn generate(constraints: &Constraints, steps: u64, seed: u64) -> Vec<Note> {
             end: i as f64 * 0.5 + 0.45,
         })
         .collect();
-    generator.prime(&encode(&prompt, &vocab)).unwrap();
+    let context = encode(&prompt, &vocab);
+    let mut rest = Vec::new();
+    continuo_core::tokens::push_time_shift(&mut rest, u64::from(vocab.steps_per_beat), &vocab);
+    match priming {
+        Priming::Whole => generator.prime(&context).unwrap(),
+        Priming::Prepared => {
+            generator.prepare(&context).unwrap();
+            generator.prime_after(&context, &rest).unwrap();
+        }
+        Priming::InTwo => generator.prime_after(&context, &rest).unwrap(),
+    }
     let mut collector = NoteCollector::default();
     let mut notes = Vec::new();
     let beat = |s: u64| s as f64 / f64::from(vocab.steps_per_beat);
@@ -71,4 +102,15 @@ fn generated_notes_keep_to_range_key_and_longest_length() {
             assert!(n.end > n.start, "seed {seed}: an empty note {n:?}");
         }
     }
+}
+
+#[test]
+fn a_phrase_read_ahead_of_time_gives_the_same_answer() {
+    let constraints = Constraints::answer_default();
+    let prepared = generate_primed(&constraints, 192, 5, Priming::Prepared);
+    assert!(!prepared.is_empty());
+    assert_eq!(
+        prepared,
+        generate_primed(&constraints, 192, 5, Priming::InTwo)
+    );
 }

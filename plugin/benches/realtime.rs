@@ -59,10 +59,15 @@ fn process_block(c: &mut Criterion) {
     });
 }
 
+/// The shortest pause between a phrase's last key-up and its answer's request in the bench:
+/// shorter than the plugin's shortest silence trigger (a quarter beat) at any usual tempo.
+const SILENCE: Duration = Duration::from_millis(20);
+
 /// From the request for an answer to the moment its first note-on leaves the inference
-/// thread: priming the model with the phrase, then sampling until a note starts. The worker
-/// runs on its own thread as in the plugin, and the bench waits on the queue, so the time is
-/// when the note is sent, not when a poll loop happens to look.
+/// thread: reading what follows the phrase (which the model read during the silence), then
+/// sampling until a note starts. The worker runs on its own thread as in the plugin, and the
+/// bench waits on the queue, so the time is when the note is sent, not when a poll loop
+/// happens to look.
 fn phrase_to_first_note(c: &mut Criterion) {
     let (to_w, worker_rx) = bounded(4096);
     let (worker_tx, from_w) = bounded(4096);
@@ -100,6 +105,9 @@ fn phrase_to_first_note(c: &mut Criterion) {
                         .unwrap();
                     }
                 }
+                // The silence trigger: the answer is asked for at least a quarter beat after
+                // the last key-up (62 ms at 240 BPM); the inference thread has this long.
+                std::thread::sleep(SILENCE);
                 let start = Instant::now();
                 to_w.send(ToWorker::Answer {
                     id,

@@ -216,6 +216,8 @@ pub struct Worker {
     live: Option<u64>,
     /// The last phrase the player ended and where its answer started: what *Again* answers.
     last_prompt: Option<(Vec<Note>, f64)>,
+    /// The phrase grew since the model last read it ahead of time.
+    prepare_due: bool,
     /// Draws the seeds of "Vary" from `1..=SEED_MAX`, so that a player can type any of them
     /// into *Seed* (0 there means "Vary" itself). Seeded from entropy: two fresh instances
     /// answer differently.
@@ -245,6 +247,7 @@ impl Worker {
             answers: 0,
             live: None,
             last_prompt: None,
+            prepare_due: false,
             vary: Rng::new(entropy()),
         }
     }
@@ -292,6 +295,7 @@ impl Worker {
                 // Keep up with the playhead.
                 std::thread::sleep(IDLE_SLEEP);
             } else {
+                self.prepare_ahead();
                 // Nothing to generate: sleep until the audio thread says something
                 // (or settings are due), so an idle instance costs no CPU.
                 match self.rx.recv_timeout(SETTINGS_POLL) {
@@ -376,6 +380,7 @@ impl Worker {
             } => {
                 let phrase = &mut self.phrase;
                 let mut out = |n: Note| phrase.push(n);
+                self.prepare_due = true;
                 if velocity > 0 {
                     self.keyboard.key_down(pitch, velocity, beat, &mut out);
                 } else {
@@ -383,6 +388,7 @@ impl Worker {
                 }
             }
             ToWorker::Pedal { down, beat } => {
+                self.prepare_due = true;
                 let phrase = &mut self.phrase;
                 self.keyboard.pedal(down, beat, &mut |n| phrase.push(n));
             }
@@ -436,6 +442,29 @@ impl Worker {
             }
         }
         self.finish_exchange();
+    }
+
+    /// While the phrase falls silent, has the model read the context its answer would get
+    /// now, so that the answer reads only the rest before its start
+    /// ([`Generator::prepare`]). Skipped while keys or the pedal still hold notes: their ends
+    /// are not known yet.
+    fn prepare_ahead(&mut self) {
+        if !std::mem::take(&mut self.prepare_due) || self.answer.is_some() {
+            return;
+        }
+        let Some(generator) = self.generator.as_mut() else {
+            return;
+        };
+        let mut held = false;
+        self.keyboard.clone().release_all(0.0, &mut |_| held = true);
+        if held || self.phrase.is_empty() {
+            return;
+        }
+        let vocab = generator.model().meta().vocab;
+        let mut conversation = self.conversation.clone();
+        let recent = conversation_context(&mut conversation, self.phrase.clone(), &vocab);
+        // A failure shows when the answer primes for real.
+        let _ = generator.prepare(&encode(recent, &vocab));
     }
 
     /// Adds generated notes to the live exchange's answer.
@@ -510,7 +539,7 @@ impl Worker {
         let vocab = generator.model().meta().vocab;
         let played = phrase.clone();
         let recent = conversation_context(&mut self.conversation, phrase, &vocab);
-        let mut context = encode(recent, &vocab);
+        let context = encode(recent, &vocab);
         // Tell the model about the rest between the phrase and the answer, so the answer's
         // first step lands on `start_beat` and keeps the phrase's grid phase.
         let spb = f64::from(vocab.steps_per_beat);
@@ -519,7 +548,8 @@ impl Worker {
             .map(|n| (n.end * spb).round().max((n.start * spb).round() + 1.0))
             .fold(0.0, f64::max);
         let gap = ((start_beat * spb).round() - last_event).max(0.0) as u64;
-        push_time_shift(&mut context, gap, &vocab);
+        let mut rest = Vec::new();
+        push_time_shift(&mut rest, gap, &vocab);
         // *Again* always varies: the fixed seed's answer is the one already heard.
         let seed = if self.settings.seed == 0 || prompt == Prompt::Again {
             1 + self.vary.below(crate::params::SEED_MAX)
@@ -527,7 +557,7 @@ impl Worker {
             self.settings.seed
         };
         generator.reseed(seed);
-        if let Err(e) = generator.prime(&context) {
+        if let Err(e) = generator.prime_after(&context, &rest) {
             self.shared.status.lock().message = Some(format!("inference failed: {e}"));
             self.stats.progress.publish(id, f64::INFINITY);
             return;
