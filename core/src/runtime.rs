@@ -78,6 +78,16 @@ impl Provider {
         &[Provider::Cpu, Provider::Cuda]
     };
 
+    /// A stable name for saved settings.
+    pub fn id(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::CoreMl => "coreml",
+            Provider::DirectMl => "directml",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Provider::Cpu => "CPU",

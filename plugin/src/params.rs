@@ -75,23 +75,43 @@ impl From<ScaleParam> for Scale {
     }
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    #[name = "CPU"]
-    Cpu,
-    #[name = "CUDA"]
-    Cuda,
-    #[name = "CoreML"]
-    CoreMl,
+/// The inference device: only the execution providers this platform can run
+/// ([`Provider::OFFERED`]), so the list never offers one that cannot load here. Saved by a
+/// stable id, so a project keeps its choice across platforms whose lists differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Device(pub Provider);
+
+impl Enum for Device {
+    fn variants() -> &'static [&'static str] {
+        static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        NAMES.get_or_init(|| Provider::OFFERED.iter().map(|p| p.name()).collect())
+    }
+
+    fn ids() -> Option<&'static [&'static str]> {
+        static IDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        Some(IDS.get_or_init(|| Provider::OFFERED.iter().map(|p| p.id()).collect()))
+    }
+
+    fn to_index(self) -> usize {
+        Provider::OFFERED
+            .iter()
+            .position(|&p| p == self.0)
+            .unwrap_or(0)
+    }
+
+    fn from_index(index: usize) -> Self {
+        Self(
+            Provider::OFFERED
+                .get(index)
+                .copied()
+                .unwrap_or(Provider::Cpu),
+        )
+    }
 }
 
 impl From<Device> for Provider {
     fn from(d: Device) -> Self {
-        match d {
-            Device::Cpu => Provider::Cpu,
-            Device::Cuda => Provider::Cuda,
-            Device::CoreMl => Provider::CoreMl,
-        }
+        d.0
     }
 }
 
@@ -327,7 +347,7 @@ impl ContinuoParams {
                     s.parse().ok()
                 }
             })),
-            device: EnumParam::new("Inference device", Device::Cpu),
+            device: EnumParam::new("Inference device", Device(Provider::Cpu)),
             keep_every: BoolParam::new("Save every answer", false).non_automatable(),
         }
     }
@@ -335,6 +355,21 @@ impl ContinuoParams {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_device_list_offers_what_this_platform_runs_and_saves_by_id() {
+        let names: Vec<&str> = Provider::OFFERED.iter().map(|p| p.name()).collect();
+        assert_eq!(Device::variants(), names);
+        assert_eq!(Device::variants()[0], "CPU", "the default comes first");
+        for (i, &p) in Provider::OFFERED.iter().enumerate() {
+            assert_eq!(Device::from_index(i).to_index(), i);
+            assert_eq!(Provider::from(Device::from_index(i)), p);
+            assert_eq!(Device::ids().unwrap()[i], p.id());
+        }
+        if cfg!(target_os = "linux") {
+            assert_eq!(Device::ids().unwrap(), ["cpu", "cuda"]);
+        }
+    }
+
     use super::*;
 
     #[test]
