@@ -1,6 +1,7 @@
 //! A host on a virtual clock: the audio thread's [`Engine`] and the inference thread's
-//! [`Worker`] driven in turn on one thread, block by block. Nothing waits and nothing races,
-//! so a seed plays the same notes every run; tests and the window example play through it.
+//! [`Worker`] driven in turn on one thread, block by block, with a running transport.
+//! Nothing waits and nothing races, so a seed plays the same notes every run on any
+//! machine; the demo, the clips tests and the window example play through it.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
 use crate::worker::{Shared, Worker, WorkerSettings};
 
 pub const SAMPLE_RATE: f64 = 48_000.0;
+/// The tempo a new [`Sim`] plays at.
 pub const TEMPO: f64 = 120.0;
 pub const SAMPLES_PER_BEAT: f64 = SAMPLE_RATE * 60.0 / TEMPO;
 pub const BLOCK: u32 = 512;
@@ -24,10 +26,16 @@ pub struct Sim {
     pub worker: Worker,
     pub shared: Arc<Shared>,
     pub stats: Arc<EngineStats>,
+    /// The host's tempo (BPM); change it before playing.
+    pub tempo: f64,
+    /// What the audio thread reads from the parameters each block.
+    pub settings: Settings,
     sample: u64,
     /// Generated notes as heard, in the order they ended.
     heard: Vec<Note>,
     sounding: [Option<(f64, u8)>; 128],
+    /// Generated note-ons struck again while sounding, and note-offs of silent pitches.
+    unpaired: usize,
 }
 
 impl Sim {
@@ -53,34 +61,41 @@ impl Sim {
             worker,
             shared,
             stats,
+            tempo: TEMPO,
+            settings: Settings {
+                channel: ANSWER_CHANNEL,
+                ..Settings::default()
+            },
             sample: 0,
             heard: Vec::new(),
             sounding: [None; 128],
+            unpaired: 0,
         }
+    }
+
+    fn samples_per_beat(&self) -> f64 {
+        SAMPLE_RATE * 60.0 / self.tempo
     }
 
     /// Beat of the next block.
     pub fn beat(&self) -> f64 {
-        self.sample as f64 / SAMPLES_PER_BEAT
+        self.sample as f64 / self.samples_per_beat()
     }
 
     /// Plays blocks with the transport running until `until` (beats), the player's `input`
     /// (beat, pitch, velocity; 0 = release) among them; the worker takes its turn after each
     /// block.
     pub fn play(&mut self, input: &[(f64, u8, u8)], until: f64) {
-        let settings = Settings {
-            channel: ANSWER_CHANNEL,
-            ..Settings::default()
-        };
+        let (settings, spb) = (self.settings, self.samples_per_beat());
         while self.beat() < until {
-            let transport = Transport::running(self.beat(), TEMPO, SAMPLE_RATE);
+            let transport = Transport::running(self.beat(), self.tempo, SAMPLE_RATE);
             let at = self.sample;
             let mut out = Vec::new();
             let mut emit = |e: OutEvent| out.push(e);
             self.engine
                 .begin_block(&transport, settings, BLOCK, &mut emit);
             for &(beat, pitch, velocity) in input {
-                let s = (beat * SAMPLES_PER_BEAT).round() as u64;
+                let s = (beat * spb).round() as u64;
                 if (at..at + u64::from(BLOCK)).contains(&s) {
                     self.engine
                         .input_note((s - at) as u32, 0, pitch, velocity, &mut emit);
@@ -95,31 +110,49 @@ impl Sim {
         }
     }
 
+    /// Ends the answer as a transport stop would: every generated note still sounding ends.
+    pub fn stop(&mut self) {
+        let mut out = Vec::new();
+        self.engine.stop_answer(0, &mut |e| out.push(e));
+        for e in out {
+            self.hear(self.sample, e);
+        }
+    }
+
     fn hear(&mut self, at: u64, e: OutEvent) {
-        let beat = |timing: u32| (at + u64::from(timing)) as f64 / SAMPLES_PER_BEAT;
+        let spb = self.samples_per_beat();
+        let beat = |timing: u32| (at + u64::from(timing)) as f64 / spb;
         match e {
             OutEvent::On {
                 timing,
                 channel: ANSWER_CHANNEL,
                 pitch,
                 velocity,
-            } => self.sounding[usize::from(pitch)] = Some((beat(timing), velocity)),
+            } => {
+                let was = self.sounding[usize::from(pitch)].replace((beat(timing), velocity));
+                self.unpaired += usize::from(was.is_some());
+            }
             OutEvent::Off {
                 timing,
                 channel: ANSWER_CHANNEL,
                 pitch,
-            } => {
-                if let Some((start, velocity)) = self.sounding[usize::from(pitch)].take() {
-                    self.heard.push(Note {
-                        pitch,
-                        velocity,
-                        start,
-                        end: beat(timing),
-                    });
-                }
-            }
+            } => match self.sounding[usize::from(pitch)].take() {
+                Some((start, velocity)) => self.heard.push(Note {
+                    pitch,
+                    velocity,
+                    start,
+                    end: beat(timing),
+                }),
+                None => self.unpaired += 1,
+            },
             _ => {}
         }
+    }
+
+    /// Generated note-ons and note-offs without their partner so far (a note-on still
+    /// sounding counts): a well-formed answer has none once it is over.
+    pub fn unpaired(&self) -> usize {
+        self.unpaired + self.sounding.iter().filter(|s| s.is_some()).count()
     }
 
     /// Generated notes heard that start in `from..to`, in canonical order.

@@ -1,26 +1,19 @@
-//! Headless demo: plays a prompt MIDI file into Continuo's real-time engine and inference
-//! thread (the code `process()` runs, with a simulated 48 kHz host transport), and writes
-//! what came out as a MIDI file and a piano-roll PNG.
+//! Headless demo: plays a prompt MIDI file into Continuo's audio-thread engine and
+//! inference-thread worker (the code `process()` and the plugin's inference thread run) on
+//! the virtual-clock host (`continuo::sim`, a 48 kHz transport), and writes what came out as
+//! a MIDI file and a piano-roll PNG. The clock is virtual, so a seed gives the same answer on
+//! any machine, as fast as it can go.
 //!
 //! `continuo-demo [--prompt in.mid] [--out DIR] [--bars N] [--temperature T] [--seed S]
 //!                [--model M] [--prompt-beats B]`
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use continuo::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
-use continuo::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
-use continuo::worker::{library_locations, ModelSource, Shared, Worker, WorkerSettings};
+use continuo::sim::Sim;
+use continuo::worker::{library_locations, ModelSource, WorkerSettings};
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
 use continuo_core::runtime::init_runtime;
 use continuo_core::sampling::Sampling;
-use continuo_core::tokens::{NoteCollector, NoteEvent};
-use crossbeam_channel::bounded;
-
-const SAMPLE_RATE: f64 = 48_000.0;
-const BLOCK: u32 = 512;
-const ANSWER_CHANNEL: u8 = 1;
 
 struct Args {
     prompt: Option<PathBuf>,
@@ -135,11 +128,6 @@ fn run() -> Result<(), String> {
         n.end = (n.end - first).min(args.prompt_beats);
     }
 
-    let (to_worker, worker_rx) = bounded(TO_WORKER_CAPACITY);
-    let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
-    let shared = Arc::new(Shared::default());
-    let stats = Arc::new(EngineStats::default());
-    let mut engine = Engine::new(to_worker, from_worker, stats.clone());
     let settings = WorkerSettings {
         source: args
             .model
@@ -152,21 +140,9 @@ fn run() -> Result<(), String> {
         seed: args.seed,
         ..Default::default()
     };
-    let handle = Worker::new(worker_rx, worker_tx, shared.clone(), stats)
-        .spawn(Box::new(move || settings.clone()));
-
-    let t0 = Instant::now();
-    while shared.status.lock().model.is_none()
-        && shared.status.lock().message.is_none()
-        && t0.elapsed() < Duration::from_secs(20)
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let status = shared.status.lock().clone();
+    let mut sim = Sim::new(settings);
+    let status = sim.shared.status.lock().clone();
     let Some(model) = status.model.clone() else {
-        shared
-            .stop
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         return Err(status
             .message
             .unwrap_or_else(|| "model did not load".into()));
@@ -180,77 +156,46 @@ fn run() -> Result<(), String> {
         prompt.bpm
     );
 
-    // The prompt as the player's key presses and releases, in sample time.
-    let spb = SAMPLE_RATE * 60.0 / prompt.bpm;
-    let mut input: Vec<(u64, u8, u8)> = prompt
+    // The prompt as the player's key presses and releases.
+    let input: Vec<(f64, u8, u8)> = prompt
         .notes
         .iter()
-        .flat_map(|n| {
-            [
-                ((n.start * spb) as u64, n.pitch, n.velocity.max(1)),
-                ((n.end * spb) as u64, n.pitch, 0),
-            ]
-        })
+        .flat_map(|n| [(n.start, n.pitch, n.velocity.max(1)), (n.end, n.pitch, 0)])
         .collect();
-    input.sort_by_key(|&(s, _, v)| (s, v > 0));
     let phrase_end = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
-    // Rendered offline, as a DAW's export does: the engine waits for each answer, so the
-    // render is the same on any machine, as fast as it can go.
-    let settings = Settings {
-        length_bars: args.bars,
-        channel: ANSWER_CHANNEL,
-        offline: true,
-        ..Settings::default()
-    };
+    sim.tempo = prompt.bpm;
+    sim.settings.length_bars = args.bars;
     let end_beat =
-        phrase_end.ceil() + settings.silence_beats + 1.0 + f64::from(args.bars) * 4.0 + 1.0;
+        phrase_end.ceil() + sim.settings.silence_beats + 1.0 + f64::from(args.bars) * 4.0 + 1.0;
+    sim.play(&input, end_beat);
+    sim.stop();
 
-    let mut heard: Vec<(u64, OutEvent)> = Vec::new();
-    let mut sample = 0u64;
-    let mut next = 0;
-    while (sample as f64) < end_beat * spb {
-        let transport = Transport::running(sample as f64 / spb, prompt.bpm, SAMPLE_RATE);
-        let block_start = sample;
-        let mut emit = |e: OutEvent| heard.push((block_start, e));
-        engine.begin_block(&transport, settings, BLOCK, &mut emit);
-        while next < input.len() && input[next].0 < sample + u64::from(BLOCK) {
-            let (s, pitch, velocity) = input[next];
-            engine.input_note(
-                (s.max(sample) - sample) as u32,
-                0,
-                pitch,
-                velocity,
-                &mut emit,
-            );
-            next += 1;
-        }
-        engine.end_block(&mut emit);
-        sample += u64::from(BLOCK);
-    }
-    engine.stop_answer(0, &mut |e| heard.push((sample, e)));
-    shared
-        .stop
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    handle
-        .join()
-        .map_err(|_| "inference thread panicked".to_string())?;
-
-    let (notes, answer) = notes_from_events(&heard, spb);
-    if answer == 0 {
+    // Generated notes are written with odd velocity so a viewer can tell them apart.
+    let answer = sim.heard_in(f64::NEG_INFINITY, f64::INFINITY);
+    if answer.is_empty() {
         return Err("the model produced no notes".into());
     }
-    // A note-on without its note-off would hang in the instrument; the collector would
-    // silently drop it, so the events are counted instead.
-    let (ons, offs) = heard.iter().fold((0, 0), |(on, off), (_, e)| match *e {
-        OutEvent::On { channel, .. } if channel == ANSWER_CHANNEL => (on + 1, off),
-        OutEvent::Off { channel, .. } if channel == ANSWER_CHANNEL => (on, off + 1),
-        _ => (on, off),
-    });
-    if ons != offs {
+    // A note-on without its note-off would hang in the instrument.
+    if sim.unpaired() > 0 {
         return Err(format!(
-            "unbalanced answer: {ons} note-ons, {offs} note-offs"
+            "unbalanced answer: {} note-ons or note-offs without their partner",
+            sim.unpaired()
         ));
     }
+    let mut notes: Vec<Note> = prompt
+        .notes
+        .iter()
+        .map(|n| Note {
+            velocity: (n.velocity & !1).max(2),
+            ..*n
+        })
+        .chain(answer.iter().map(|n| Note {
+            velocity: n.velocity | 1,
+            ..*n
+        }))
+        .collect();
+    sort_notes(&mut notes);
+    let answer = answer.len();
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
     let score = Score {
@@ -269,59 +214,6 @@ fn run() -> Result<(), String> {
         png.display()
     );
     Ok(())
-}
-
-/// Turns the plugin's output events into notes; velocity parity marks which were generated
-/// (channel 2 = answer). Returns the notes and the number generated.
-fn notes_from_events(heard: &[(u64, OutEvent)], spb: f64) -> (Vec<Note>, usize) {
-    // Played and generated notes may share pitches: one collector each.
-    let mut collectors = [NoteCollector::default(), NoteCollector::default()];
-    let mut notes = Vec::new();
-    let mut answer = 0;
-    for &(block, e) in heard {
-        let (channel, event) = match e {
-            OutEvent::On {
-                timing,
-                channel,
-                pitch,
-                velocity,
-            } => (
-                channel,
-                NoteEvent::On {
-                    pitch,
-                    velocity,
-                    step: block + u64::from(timing),
-                },
-            ),
-            OutEvent::Off {
-                timing,
-                channel,
-                pitch,
-            } => (
-                channel,
-                NoteEvent::Off {
-                    pitch,
-                    step: block + u64::from(timing),
-                },
-            ),
-        };
-        let generated = channel == ANSWER_CHANNEL;
-        if let Some(mut note) =
-            collectors[usize::from(generated)].push(event, |sample| sample as f64 / spb)
-        {
-            // Generated notes are written with odd velocity so a viewer can tell them apart.
-            note.velocity = if generated {
-                note.velocity | 1
-            } else {
-                note.velocity & !1
-            }
-            .max(2);
-            answer += usize::from(generated);
-            notes.push(note);
-        }
-    }
-    sort_notes(&mut notes);
-    (notes, answer)
 }
 
 /// Draws prompt notes in blue and generated notes in orange on a beat grid.
