@@ -102,6 +102,15 @@ impl Platform {
         }
     }
 
+    /// The plugin's shared library, as cargo names it for this platform.
+    fn plugin_library_name(&self) -> &'static str {
+        match self.os() {
+            "windows" => "continuo.dll",
+            "macos" => "libcontinuo.dylib",
+            _ => "libcontinuo.so",
+        }
+    }
+
     /// The folder of a VST3 bundle that holds the plugin binary.
     fn vst3_binary_dir(&self) -> String {
         let arch = self.0.split('-').nth(1).unwrap_or_default();
@@ -428,8 +437,37 @@ fn validate(validators: &Path, dir: &Path) -> Result<()> {
 
 /// Bundles the debug `assert_process_allocs` library the host tests built, so the validators
 /// run against a build that aborts on any allocation on the audio thread.
+/// Where the host tests' plugin library is kept: the debug build with
+/// `assert_process_allocs`, which aborts on any allocation on the audio thread.
+fn plugin_under_test_path() -> PathBuf {
+    Path::new("target/plugin-under-test/debug").join(Platform::host().plugin_library_name())
+}
+
+/// Builds the host tests' plugin library in the workspace's target folder, where it shares
+/// every dependency but nice-plug with the tests' own build (a target folder of its own, as
+/// the tests use when run without xtask, builds them all again: minutes from a fresh clone),
+/// and keeps it apart, since the tests' build writes a library of the same name.
+fn plugin_under_test() -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "-p",
+        "continuo",
+        "--lib",
+        "--features",
+        "assert_process_allocs",
+    ]);
+    run(cmd)?;
+    let built = Path::new("target/debug").join(Platform::host().plugin_library_name());
+    let kept = plugin_under_test_path();
+    std::fs::create_dir_all(kept.parent().expect("a folder"))?;
+    std::fs::copy(&built, &kept)
+        .with_context(|| format!("copying {} to {}", built.display(), kept.display()))?;
+    Ok(kept)
+}
+
 fn debug_bundles(lib: &Path) -> Result<PathBuf> {
-    let plugin = Path::new("target/plugin-under-test/debug/libcontinuo.so");
+    let plugin = &plugin_under_test_path();
     if !plugin.is_file() {
         bail!("{} is missing: the host tests build it", plugin.display());
     }
@@ -580,9 +618,11 @@ fn demo(args: &[String]) -> Result<()> {
 
 fn test(args: &[String]) -> Result<()> {
     let lib = fetch_ort(&Platform::host())?;
+    let plugin = plugin_under_test()?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).args(args);
     cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(&lib)?);
+    cmd.env("CONTINUO_PLUGIN_LIB", std::fs::canonicalize(&plugin)?);
     run(cmd)?;
     let Some(validators) = found_validators() else {
         return Ok(());

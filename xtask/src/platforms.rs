@@ -255,7 +255,19 @@ fn clap_validator(bundles: &Path) -> Result<Outcome> {
     let local = dir.join("clap-validator.exe");
     std::fs::copy(&exe, &local)?;
     let clap = windows_path(&bundles.join("Continuo.clap"))?;
-    let out = wine(&local, &["validate".into(), clap], &[])?;
+    let mut out = wine(&local, &["validate".into(), clap.clone()], &[])?;
+    // clap-validator runs each test in a child process; under load, wine 8.0 sometimes fails
+    // to create one ("Internal error", 1359) and the validator gives up. That is wine's
+    // failure, not the plugin's: run it once more.
+    let said = |o: &Output| {
+        [&o.stdout, &o.stderr]
+            .iter()
+            .any(|b| String::from_utf8_lossy(b).contains("Failed to spawn a child process"))
+    };
+    if said(&out) {
+        println!("wine could not start a validator process; running the validator again");
+        out = wine(&local, &["validate".into(), clap], &[])?;
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary = stdout
         .lines()
