@@ -443,29 +443,6 @@ fn plugin_under_test_path() -> PathBuf {
     Path::new("target/plugin-under-test/debug").join(Platform::host().plugin_library_name())
 }
 
-/// Builds the host tests' plugin library in the workspace's target folder, where it shares
-/// every dependency but nice-plug with the tests' own build (a target folder of its own, as
-/// the tests use when run without xtask, builds them all again: minutes from a fresh clone),
-/// and keeps it apart, since the tests' build writes a library of the same name.
-fn plugin_under_test() -> Result<PathBuf> {
-    let mut cmd = cargo();
-    cmd.args([
-        "build",
-        "-p",
-        "continuo",
-        "--lib",
-        "--features",
-        "assert_process_allocs",
-    ]);
-    run(cmd)?;
-    let built = Path::new("target/debug").join(Platform::host().plugin_library_name());
-    let kept = plugin_under_test_path();
-    std::fs::create_dir_all(kept.parent().expect("a folder"))?;
-    std::fs::copy(&built, &kept)
-        .with_context(|| format!("copying {} to {}", built.display(), kept.display()))?;
-    Ok(kept)
-}
-
 fn debug_bundles(lib: &Path) -> Result<PathBuf> {
     let plugin = &plugin_under_test_path();
     if !plugin.is_file() {
@@ -618,12 +595,28 @@ fn demo(args: &[String]) -> Result<()> {
 
 fn test(args: &[String]) -> Result<()> {
     let lib = fetch_ort(&Platform::host())?;
-    let plugin = plugin_under_test()?;
+    // The host tests load the plugin library this very build makes, with
+    // `assert_process_allocs` on: one build of every dependency, where a separate build of
+    // the library (the tests' own fallback) compiles them all again.
+    let built = std::env::current_dir()?
+        .join("target/debug")
+        .join(Platform::host().plugin_library_name());
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace"]).args(args);
+    cmd.args([
+        "test",
+        "--workspace",
+        "--features",
+        "continuo/assert_process_allocs",
+    ])
+    .args(args);
     cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(&lib)?);
-    cmd.env("CONTINUO_PLUGIN_LIB", std::fs::canonicalize(&plugin)?);
+    cmd.env("CONTINUO_PLUGIN_LIB", &built);
     run(cmd)?;
+    // Kept apart for the validators: a later build of the plugin overwrites `built`.
+    let kept = plugin_under_test_path();
+    std::fs::create_dir_all(kept.parent().expect("a folder"))?;
+    std::fs::copy(&built, &kept)
+        .with_context(|| format!("copying {} to {}", built.display(), kept.display()))?;
     let Some(validators) = found_validators() else {
         return Ok(());
     };
