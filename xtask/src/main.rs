@@ -595,28 +595,33 @@ fn demo(args: &[String]) -> Result<()> {
 
 fn test(args: &[String]) -> Result<()> {
     let lib = fetch_ort(&Platform::host())?;
-    // The host tests load the plugin library this very build makes, with
-    // `assert_process_allocs` on: one build of every dependency, where a separate build of
-    // the library (the tests' own fallback) compiles them all again.
-    let built = std::env::current_dir()?
-        .join("target/debug")
-        .join(Platform::host().plugin_library_name());
-    let mut cmd = cargo();
-    cmd.args([
-        "test",
+    // The host tests load the plugin library built here, with `assert_process_allocs` on
+    // for the whole workspace, so that the test build that follows reuses every dependency
+    // (a build of the library alone resolves features differently and compiles many of them
+    // again; `cargo test` itself does not write the library).
+    let features = ["--features", "continuo/assert_process_allocs"];
+    let mut build = cargo();
+    build.args([
+        "build",
         "--workspace",
-        "--features",
-        "continuo/assert_process_allocs",
-    ])
-    .args(args);
-    cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(&lib)?);
-    cmd.env("CONTINUO_PLUGIN_LIB", &built);
-    run(cmd)?;
-    // Kept apart for the validators: a later build of the plugin overwrites `built`.
+        "--lib",
+        "--bins",
+        "--tests",
+        "--examples",
+    ]);
+    build.args(features);
+    run(build)?;
+    let built = Path::new("target/debug").join(Platform::host().plugin_library_name());
     let kept = plugin_under_test_path();
     std::fs::create_dir_all(kept.parent().expect("a folder"))?;
     std::fs::copy(&built, &kept)
         .with_context(|| format!("copying {} to {}", built.display(), kept.display()))?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).args(features).args(args);
+    cmd.env("ORT_DYLIB_PATH", std::fs::canonicalize(&lib)?);
+    // A later build of the plugin overwrites `built`; the copy is what the tests load.
+    cmd.env("CONTINUO_PLUGIN_LIB", std::fs::canonicalize(&kept)?);
+    run(cmd)?;
     let Some(validators) = found_validators() else {
         return Ok(());
     };
