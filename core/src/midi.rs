@@ -16,6 +16,17 @@ pub struct Note {
     pub end: f64,
 }
 
+impl Note {
+    /// The same note `by` beats later (earlier if negative).
+    pub fn moved(self, by: f64) -> Self {
+        Self {
+            start: self.start + by,
+            end: self.end + by,
+            ..self
+        }
+    }
+}
+
 /// The notes of a piece plus the little we need to write it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {

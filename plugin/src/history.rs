@@ -64,16 +64,8 @@ impl Exchange {
         } else {
             0.0
         };
-        let moved = |notes: &[Note]| -> Vec<Note> {
-            notes
-                .iter()
-                .map(|n| Note {
-                    start: n.start - origin,
-                    end: n.end - origin,
-                    ..*n
-                })
-                .collect()
-        };
+        let moved =
+            |notes: &[Note]| -> Vec<Note> { notes.iter().map(|n| n.moved(-origin)).collect() };
         (moved(phrase), moved(&self.answer))
     }
 }

@@ -185,6 +185,14 @@ fn conversation_context<'a>(
     conversation
 }
 
+/// The exchange in the history whose answer is still heard, and the beat its answer ends on
+/// unless cut (kept here so the inference thread's loop need not lock the history for it).
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    serial: u64,
+    end: f64,
+}
+
 struct Answer {
     id: u32,
     start_beat: f64,
@@ -213,7 +221,7 @@ pub struct Worker {
     answers: u64,
     /// The exchange in the history whose answer is still heard (cut at an interruption,
     /// saved once over when *Save every answer* is on).
-    live: Option<u64>,
+    live: Option<Live>,
     /// The last phrase the player ended and where its answer started: what *Again* answers.
     last_prompt: Option<(Vec<Note>, f64)>,
     /// The phrase grew since the model last read it ahead of time.
@@ -363,8 +371,7 @@ impl Worker {
         let block_end = self.stats.playhead.block_end();
         let heard = self
             .live
-            .and_then(|serial| self.shared.history.lock().get(serial).map(|e| e.answer_end))
-            .is_some_and(|end| block_end >= end && self.answer.is_none());
+            .is_some_and(|live| block_end >= live.end && self.answer.is_none());
         if heard {
             self.finish_exchange();
         }
@@ -436,7 +443,7 @@ impl Worker {
                 n.end = n.end.min(beat);
             }
         }
-        if let Some(serial) = self.live {
+        if let Some(Live { serial, .. }) = self.live {
             if let Some(e) = self.shared.history.lock().get_mut(serial) {
                 e.cut(beat);
             }
@@ -469,7 +476,7 @@ impl Worker {
 
     /// Adds generated notes to the live exchange's answer.
     fn record(&self, notes: &[Note]) {
-        if let (Some(serial), false) = (self.live, notes.is_empty()) {
+        if let (Some(Live { serial, .. }), false) = (self.live, notes.is_empty()) {
             if let Some(e) = self.shared.history.lock().get_mut(serial) {
                 e.answer.extend_from_slice(notes);
             }
@@ -479,7 +486,7 @@ impl Worker {
     /// The live exchange has been heard (or cut): it stays in the history as it is, and is
     /// saved when *Save every answer* is on.
     fn finish_exchange(&mut self) {
-        let Some(serial) = self.live.take() else {
+        let Some(Live { serial, .. }) = self.live.take() else {
             return;
         };
         let Some((dir, content)) = self.settings.keep.clone() else {
@@ -521,14 +528,7 @@ impl Worker {
                 // new start as it did before the first.
                 self.conversation.clear();
                 let by = start_beat - answered_at;
-                phrase
-                    .iter()
-                    .map(|n| Note {
-                        start: n.start + by,
-                        end: n.end + by,
-                        ..*n
-                    })
-                    .collect()
+                phrase.iter().map(|n| n.moved(by)).collect()
             }),
         };
         let (Some(phrase), Some(generator)) = (phrase, self.generator.as_mut()) else {
@@ -569,7 +569,7 @@ impl Worker {
             status.answers = self.answers;
             status.last_seed = Some(seed);
         }
-        self.live = Some(self.shared.history.lock().push(Exchange {
+        let serial = self.shared.history.lock().push(Exchange {
             serial: 0,
             made: std::time::SystemTime::now(),
             model,
@@ -580,7 +580,11 @@ impl Worker {
             answer: Vec::new(),
             answer_start: start_beat,
             answer_end: start_beat + length_beats,
-        }));
+        });
+        self.live = Some(Live {
+            serial,
+            end: start_beat + length_beats,
+        });
         self.answer = Some(Answer {
             id,
             start_beat,

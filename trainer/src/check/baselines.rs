@@ -9,14 +9,7 @@ const RANDOM_GRID_BEATS: f64 = 0.25;
 
 /// The prompt played again, `by` beats later.
 pub fn replay(prompt: &[Note], by: f64) -> Vec<Note> {
-    prompt
-        .iter()
-        .map(|n| Note {
-            start: n.start + by,
-            end: n.end + by,
-            ..*n
-        })
-        .collect()
+    prompt.iter().map(|n| n.moved(by)).collect()
 }
 
 /// As many notes as the prompt, drawn from `seed`: pitches uniform over the pitches of

@@ -97,11 +97,7 @@ pub struct Window {
 fn window_at(score: &Score, start: f64) -> Window {
     let prompt_end = start + PROMPT_BEATS;
     let truth_end = prompt_end + ANSWER_BEATS;
-    let rebase = |n: &Note| Note {
-        start: n.start - start,
-        end: n.end - start,
-        ..*n
-    };
+    let rebase = |n: &Note| n.moved(-start);
     let prompt = score
         .notes
         .iter()
