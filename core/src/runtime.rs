@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::contract::{
     model_files, ContractError, ModelMeta, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
 };
-use crate::sampling::{sample, Constraints, Density, Guide, Onsets, Rng, Sampling};
+use crate::sampling::{sample, Constraints, Density, Guide, Onsets, Repeats, Rng, Sampling};
 use crate::tokens::{Decoder, NoteEvent};
 use crate::vocab::Token;
 
@@ -373,6 +373,7 @@ pub struct Generator {
     onsets: Onsets,
     guide: Guide,
     density: Density,
+    repeats: Repeats,
 }
 
 impl Generator {
@@ -387,6 +388,7 @@ impl Generator {
             onsets: Onsets::default(),
             guide: Guide::default(),
             density: Density::default(),
+            repeats: Repeats::default(),
         }
     }
 
@@ -447,17 +449,20 @@ impl Generator {
         self.model.run(&then_ids)?;
         self.decoder = Decoder::new(vocab);
         self.onsets = Onsets::default();
-        let (mut pitches, mut steps) = (Vec::new(), Vec::new());
+        // The context's note-ons as (grid step, pitch).
+        let mut notes = Vec::new();
         for &t in context.iter().chain(then) {
             if let Token::NoteOn(p) = t {
                 self.onsets.strike(p, self.decoder.step());
-                pitches.push(p);
-                steps.push(self.decoder.step());
+                notes.push((self.decoder.step(), p));
             }
             self.decoder.feed(t, |_| {});
         }
+        let pitches: Vec<u8> = notes.iter().map(|&(_, p)| p).collect();
+        let steps: Vec<u64> = notes.iter().map(|&(s, _)| s).collect();
         self.guide = Guide::from_pitches(&pitches);
-        self.density = Density::from_onsets(&steps, self.decoder.step());
+        self.density = Density::from_onsets(&steps, self.decoder.step(), vocab.steps_per_beat);
+        self.repeats = Repeats::from_notes(&notes);
         // Context time is over; what follows counts from zero. The context's last onset
         // stays "previous" for the first generated one.
         self.decoder = rebased(&self.decoder);
@@ -501,10 +506,11 @@ impl Generator {
             let step = decoder.step();
             let repeats = self.onsets.previous_at(step);
             let pace = self.density.note_on_bias(step);
+            let habit = self.repeats.bias(step);
             let on = vocab.note_on_range();
             for (p, l) in logits[on].iter_mut().enumerate() {
                 if repeats & (1 << p) != 0 {
-                    *l -= sampling.repeat_penalty;
+                    *l += sampling.follow * habit - sampling.repeat_penalty;
                 }
                 *l += sampling.follow * (self.guide.bias(p as u8) + pace);
             }
@@ -521,7 +527,10 @@ impl Generator {
         };
         let token = vocab.decode(id).expect("sampled id is in the vocabulary");
         if let Token::NoteOn(p) = token {
-            self.onsets.strike(p, self.decoder.step());
+            let step = self.decoder.step();
+            self.repeats
+                .strike(step, self.onsets.previous_at(step) & (1 << p) != 0);
+            self.onsets.strike(p, step);
             self.density.note();
             self.guide.strike(p);
         }

@@ -216,12 +216,19 @@ impl Guide {
     }
 }
 
-/// The phrase's note rate, and how far an answer runs ahead of it or behind: a bias on
-/// time-shift tokens (times [`Sampling::follow`]), so an answer keeps the phrase's density —
-/// a sparse answer to a busy phrase, or a flurry after a few long notes, does not follow it.
+/// The bias that steers a count back to its target: `pull` nats per unit of imbalance that a
+/// token removes (or adds), growing with the imbalance up to `cap` units. `ahead` is how far
+/// the count runs ahead of its target before the token; the token adds one.
+fn steer(ahead: f32, pull: f32, cap: f32) -> f32 {
+    pull * (ahead.abs() - (ahead + 1.0).abs()) * ahead.abs().clamp(1.0, cap)
+}
+
+/// The pace an answer keeps, and how far it runs ahead of it or behind: a bias (times
+/// [`Sampling::follow`]) on note-ons and time shifts, so an answer keeps the phrase's density
+/// — a sparse answer to a busy phrase, or a flurry after a few long notes, does not follow it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Density {
-    /// Note-ons per grid step in the context's latest notes; 0: no phrase, no pull.
+    /// Note-ons per grid step the answer aims at; 0: no phrase, no pull.
     rate: f32,
     /// Note-ons the answer has played so far.
     notes: u32,
@@ -229,20 +236,34 @@ pub struct Density {
 
 impl Density {
     /// Nats per note of imbalance a token adds or removes. Each token is biased by how much
-    /// nearer (or further) it takes the answer to the phrase's pace: a note-on by one note, a
-    /// time shift by the notes the phrase would have played meanwhile. Unlike one bias on
-    /// every time shift, this does not answer "too many notes" with a long rest and then a
-    /// burst, which kept the count as far off as no pull at all.
+    /// nearer (or further) it takes the answer to its pace: a note-on by one note, a time
+    /// shift by the notes the pace gives meanwhile. Unlike one bias on every time shift,
+    /// this does not answer "too many notes" with a long rest and then a burst.
     const PULL: f32 = 3.0;
-    const MAX_BIAS: f32 = 3.0;
+    /// The pull on a note-on grows with the imbalance up to this many notes, and a time
+    /// shift's is bounded by [`Self::MAX_SHIFT_BIAS`]: a model keen on a texture (a run, a
+    /// chord) is brought back within a few notes, yet can still place a note where it hears one.
+    const MAX_NOTES: f32 = 3.0;
+    const MAX_SHIFT_BIAS: f32 = 5.0;
+    /// How far the answer's pace leans from the phrase's toward [`Self::TYPICAL_PER_BEAT`]
+    /// (a share of the distance on a log scale). Real continuations do: across the tuning
+    /// pieces, log notes in the next two bars follow log notes in the last two with a slope
+    /// of 0.74, not 1, so a phrase's pace foretells its continuation's only in part.
+    const LEAN: f32 = 0.15;
+    /// Note-ons per beat in a typical two bars of the piano corpus (the geometric mean over
+    /// the tuning windows).
+    const TYPICAL_PER_BEAT: f32 = 5.3;
 
     /// From the grid steps of the context's note-ons (oldest first; the last
     /// [`Guide::NOTES`] count) and the step the context ends on.
-    pub fn from_onsets(steps: &[u64], end: u64) -> Self {
+    pub fn from_onsets(steps: &[u64], end: u64, steps_per_beat: u32) -> Self {
         let recent = &steps[steps.len().saturating_sub(Guide::NOTES)..];
-        let rate = recent.first().map_or(0.0, |&first| {
-            recent.len() as f32 / end.saturating_sub(first).max(1) as f32
-        });
+        let Some(&first) = recent.first() else {
+            return Self::default();
+        };
+        let phrase = recent.len() as f32 / end.saturating_sub(first).max(1) as f32;
+        let typical = Self::TYPICAL_PER_BEAT / steps_per_beat.max(1) as f32;
+        let rate = (phrase.ln() + Self::LEAN * (typical.ln() - phrase.ln())).exp();
         Self { rate, notes: 0 }
     }
 
@@ -251,30 +272,109 @@ impl Density {
         self.notes += 1;
     }
 
-    /// Notes the answer has played beyond what the phrase's rate gives by grid step `step`.
+    /// Notes the answer has played beyond what its pace gives by grid step `step`.
     fn ahead(&self, step: u64) -> f32 {
         self.notes as f32 - self.rate * step as f32
     }
 
-    /// Bias on every note-on at grid step `step`: −[`Self::PULL`] when the answer is a note
-    /// or more ahead of the phrase's pace, +PULL when a note or more behind.
+    /// Bias on every note-on at grid step `step`: negative when the answer is ahead of its
+    /// pace, positive when behind.
     pub fn note_on_bias(&self, step: u64) -> f32 {
         if self.rate <= 0.0 {
             return 0.0;
         }
-        let ahead = self.ahead(step);
-        Self::PULL * (ahead.abs() - (ahead + 1.0).abs())
+        steer(self.ahead(step), Self::PULL, Self::MAX_NOTES)
     }
 
     /// Bias on a time shift of `steps` grid steps taken at `step`: positive when waiting that
-    /// long brings the answer back to the phrase's pace, negative when it overshoots.
+    /// long brings the answer back to its pace, negative when it overshoots.
     pub fn shift_bias(&self, step: u64, steps: u64) -> f32 {
         if self.rate <= 0.0 {
             return 0.0;
         }
         let ahead = self.ahead(step);
         let after = ahead - self.rate * steps as f32;
-        (Self::PULL * (ahead.abs() - after.abs())).clamp(-Self::MAX_BIAS, Self::MAX_BIAS)
+        (Self::PULL * (ahead.abs() - after.abs()))
+            .clamp(-Self::MAX_SHIFT_BIAS, Self::MAX_SHIFT_BIAS)
+    }
+}
+
+/// How often the phrase strikes again a pitch of the onset before, and how far the answer
+/// runs ahead of that habit or behind: a bias (times [`Sampling::follow`]) on note-ons that
+/// would repeat the previous onset. Repeated notes and chords are a texture (a nocturne's
+/// accompaniment, a toccata's hammered note) that an answer follows like the phrase's pace.
+/// Left alone the model over-repeats; held to the phrase's pace it hardly repeats at all
+/// (README, "Sampling").
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Repeats {
+    /// Share of the phrase's onsets (after its first) that repeat a pitch of the one
+    /// before; `None` (too few onsets to tell): no pull.
+    rate: Option<f32>,
+    /// The answer's onsets, and those that repeat a pitch of the onset before.
+    onsets: u32,
+    repeated: u32,
+    /// Step of the answer's latest onset, and whether it repeats the one before.
+    current: Option<(u64, bool)>,
+}
+
+impl Repeats {
+    /// Nats per repeated onset of imbalance, growing up to [`Self::MAX_ONSETS`].
+    const PULL: f32 = 3.0;
+    const MAX_ONSETS: f32 = 3.0;
+    /// Onsets a phrase needs before its habit counts.
+    const MIN_ONSETS: u32 = 4;
+
+    /// From the context's note-ons as (grid step, pitch), oldest first; only the last
+    /// [`Guide::NOTES`] count.
+    pub fn from_notes(notes: &[(u64, u8)]) -> Self {
+        let recent = &notes[notes.len().saturating_sub(Guide::NOTES)..];
+        let mut phrase = Self::default();
+        let mut onsets = Onsets::default();
+        for &(step, pitch) in recent {
+            phrase.strike(step, onsets.previous_at(step) & (1 << (pitch & 127)) != 0);
+            onsets.strike(pitch, step);
+        }
+        // The phrase's first onset has none before it, so it cannot repeat.
+        let rate = (phrase.onsets >= Self::MIN_ONSETS)
+            .then(|| phrase.repeated as f32 / (phrase.onsets - 1) as f32);
+        Self {
+            rate,
+            ..Self::default()
+        }
+    }
+
+    /// Bias on a note-on at `step` of a pitch the previous onset struck: positive when the
+    /// answer owes the phrase repeats, negative when it is ahead; 0 when the note changes
+    /// nothing (no phrase, or its onset already repeats).
+    pub fn bias(&self, step: u64) -> f32 {
+        let Some(rate) = self.rate else {
+            return 0.0;
+        };
+        // The answer's first onset follows the phrase's last, so every one of its onsets
+        // counts, this one included.
+        let onsets = match self.current {
+            Some((s, true)) if s == step => return 0.0,
+            Some((s, false)) if s == step => self.onsets,
+            _ => self.onsets + 1,
+        };
+        let ahead = self.repeated as f32 - rate * onsets as f32;
+        steer(ahead, Self::PULL, Self::MAX_ONSETS)
+    }
+
+    /// A note struck at `step`; `repeat`: its pitch was struck at the onset before.
+    pub fn strike(&mut self, step: u64, repeat: bool) {
+        match self.current {
+            Some((s, true)) if s == step => {}
+            Some((s, false)) if s == step => {
+                self.repeated += u32::from(repeat);
+                self.current = Some((s, repeat));
+            }
+            _ => {
+                self.onsets += 1;
+                self.repeated += u32::from(repeat);
+                self.current = Some((step, repeat));
+            }
+        }
     }
 }
 
@@ -485,11 +585,14 @@ mod tests {
     }
 
     #[test]
-    fn density_steers_back_to_the_phrases_pace_without_overshooting() {
-        let none = Density::from_onsets(&[], 10);
+    fn density_steers_back_to_its_pace_without_overshooting() {
+        let none = Density::from_onsets(&[], 10, 24);
         assert_eq!((none.note_on_bias(5), none.shift_bias(5, 24)), (0.0, 0.0));
-        // Four notes over 96 steps: a note a beat (24 steps).
-        let mut d = Density::from_onsets(&[0, 24, 48, 72], 96);
+        // A note a beat (24 steps).
+        let mut d = Density {
+            rate: 1.0 / 24.0,
+            notes: 0,
+        };
         // No notes after two beats: play on, and do not wait any longer.
         assert!(d.note_on_bias(48) > 0.0);
         assert!(d.shift_bias(48, 24) < 0.0);
@@ -505,10 +608,72 @@ mod tests {
             wait(2).abs() < 1e-6 && wait(3) < 0.0,
             "overshooting is worse"
         );
+        let one_ahead = d.note_on_bias(48);
         for _ in 0..10 {
             d.note();
         }
-        assert_eq!(d.shift_bias(48, 8 * 24), Density::MAX_BIAS, "bounded");
+        assert!(
+            d.note_on_bias(48) < one_ahead,
+            "further ahead, a stronger pull"
+        );
+        assert_eq!(
+            d.note_on_bias(48),
+            -Density::PULL * Density::MAX_NOTES,
+            "bounded"
+        );
+        assert_eq!(d.shift_bias(48, 8 * 24), Density::MAX_SHIFT_BIAS, "bounded");
+    }
+
+    #[test]
+    fn the_pace_leans_from_the_phrases_toward_the_typical_one() {
+        let per_beat = |steps: &[u64], end| Density::from_onsets(steps, end, 24).rate * 24.0;
+        let typical = Density::TYPICAL_PER_BEAT;
+        // A note a beat: a little faster, far from typical.
+        let slow = per_beat(&[0, 24, 48, 72], 96);
+        assert!(slow > 1.0 && slow < 1.5, "{slow}");
+        // Twelve a beat: a little slower.
+        let busy: Vec<u64> = (0..48).map(|i| i * 2).collect();
+        let fast = per_beat(&busy, 96);
+        assert!(fast < 12.0 && fast > 10.0, "{fast}");
+        // Only the last Guide::NOTES notes count, from the first of them to the context's end.
+        let long: Vec<u64> = (0..100).map(|i| i * 24).collect();
+        let recent = per_beat(&long, 100 * 24);
+        assert!((recent - slow).abs() < 1e-4, "{recent} {slow}");
+        assert!(typical > 5.0);
+    }
+
+    #[test]
+    fn repeats_follow_the_phrases_habit_of_striking_again() {
+        assert_eq!(
+            Repeats::from_notes(&[(0, 60), (24, 60)]).bias(48),
+            0.0,
+            "too few onsets"
+        );
+        // C C E E G G ...: every second onset repeats the one before (3 of 5).
+        let phrase = [(0, 60), (24, 60), (48, 64), (72, 64), (96, 67), (120, 67)];
+        let mut r = Repeats::from_notes(&phrase);
+        assert_eq!(r.rate, Some(0.6));
+        // The answer's first onset: owed 0.6 of a repeat, so a repeat is welcome.
+        assert!(r.bias(0) > 0.0);
+        r.strike(0, true);
+        // At the next onset it is 0.2 behind; a repeat would put it 0.8 ahead.
+        assert!(r.bias(24) < 0.0);
+        // A chord note at an onset that already repeats changes nothing.
+        assert_eq!(r.bias(0), 0.0);
+        r.strike(24, false);
+        r.strike(48, false);
+        r.strike(72, false);
+        // Four onsets, one repeat, owed 2.4 (and 3 with the next): pulled hard toward one.
+        let owed = r.bias(96);
+        assert!(owed > Repeats::PULL, "{owed}");
+        // A phrase that never repeats pushes repeats away.
+        let mut never = Repeats::from_notes(&[(0, 60), (24, 62), (48, 64), (72, 65)]);
+        assert!(never.bias(0) < 0.0);
+        never.strike(0, true);
+        assert!(
+            never.bias(24) < never.bias(0),
+            "further ahead, a stronger push"
+        );
     }
 
     #[test]
