@@ -50,10 +50,10 @@ pub struct Sampling {
     /// music re-strikes the previous pitch at about one onset in six; small models do it far
     /// more, and a melody of one repeated pitch is the commonest complaint. 0 disables it.
     pub repeat_penalty: f32,
-    /// Strength of the pull toward the phrase's pitch classes and register ([`Guide`]) and
-    /// its density ([`Density`]): a small model drifts away from all three, and an answer a
-    /// musician keeps stays in the phrase's key, on its part of the keyboard, at its pace.
-    /// 0 disables it.
+    /// Strength of the pull toward the phrase's pitch classes and register ([`Guide`]), its
+    /// density ([`Density`]) and its habit of repeating notes ([`Repeats`]): a small model
+    /// drifts away from all of them, and an answer a musician keeps stays in the phrase's
+    /// key, on its part of the keyboard, at its pace, in its texture. 0 disables it.
     pub follow: f32,
 }
 

@@ -93,7 +93,7 @@ struct SamplingArgs {
     /// Logit penalty on striking the previous onset's pitch again (0: off).
     #[arg(long, default_value_t = Sampling::DEFAULT_REPEAT_PENALTY)]
     repeat_penalty: f32,
-    /// Pull toward the prompt's pitch classes and register (0: off).
+    /// Pull toward the prompt's pitch classes, register, density and repeats (0: off).
     #[arg(long, default_value_t = Sampling::DEFAULT_FOLLOW)]
     follow: f32,
 }
