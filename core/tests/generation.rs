@@ -25,7 +25,34 @@ fn generate(constraints: &Constraints, steps: u64, seed: u64) -> Vec<Note> {
     generate_primed(constraints, steps, seed, Priming::Whole)
 }
 
+/// `pitches`, one every `beats`, each held 90% of the way to the next.
+fn phrase(pitches: &[u8], beats: f64) -> Vec<Note> {
+    pitches
+        .iter()
+        .enumerate()
+        .map(|(i, &pitch)| Note {
+            pitch,
+            velocity: 80,
+            start: i as f64 * beats,
+            end: (i as f64 + 0.9) * beats,
+        })
+        .collect()
+}
+
 fn generate_primed(
+    constraints: &Constraints,
+    steps: u64,
+    seed: u64,
+    priming: Priming,
+) -> Vec<Note> {
+    // A C major arpeggio as the phrase.
+    let prompt = phrase(&[60, 64, 67, 72, 67, 64, 60], 0.5);
+    answer_to(&prompt, constraints, steps, seed, priming)
+}
+
+/// The answer to `prompt` for `steps` grid steps, in beats from the answer's start.
+fn answer_to(
+    prompt: &[Note],
     constraints: &Constraints,
     steps: u64,
     seed: u64,
@@ -35,18 +62,7 @@ fn generate_primed(
     let model = Model::load(&dir, &RuntimeOptions::default()).expect("the shipped model");
     let vocab = model.meta().vocab;
     let mut generator = Generator::new(model, seed);
-    // A C major arpeggio as the phrase.
-    let prompt: Vec<Note> = [60u8, 64, 67, 72, 67, 64, 60]
-        .iter()
-        .enumerate()
-        .map(|(i, &pitch)| Note {
-            pitch,
-            velocity: 80,
-            start: i as f64 * 0.5,
-            end: i as f64 * 0.5 + 0.45,
-        })
-        .collect();
-    let context = encode(&prompt, &vocab);
+    let context = encode(prompt, &vocab);
     let mut rest = Vec::new();
     continuo_core::tokens::push_time_shift(&mut rest, u64::from(vocab.steps_per_beat), &vocab);
     match priming {
@@ -112,5 +128,56 @@ fn a_phrase_read_ahead_of_time_gives_the_same_answer() {
     assert_eq!(
         prepared,
         generate_primed(&constraints, 192, 5, Priming::InTwo)
+    );
+}
+
+/// Share of onsets after the first that strike a pitch of the onset before.
+fn repeat_rate(notes: &[Note]) -> f64 {
+    let mut onsets: Vec<(f64, Vec<u8>)> = Vec::new();
+    for n in notes {
+        match onsets.last_mut() {
+            Some((start, pitches)) if (*start - n.start).abs() < 1e-6 => pitches.push(n.pitch),
+            _ => onsets.push((n.start, vec![n.pitch])),
+        }
+    }
+    let repeats = onsets
+        .windows(2)
+        .filter(|w| w[1].1.iter().any(|p| w[0].1.contains(p)))
+        .count();
+    repeats as f64 / (onsets.len().max(2) - 1) as f64
+}
+
+#[test]
+fn answers_follow_the_phrases_pace_and_its_habit_of_repeating() {
+    let constraints = Constraints::answer_default();
+    let answers = |prompt: &[Note]| -> Vec<Vec<Note>> {
+        (1..=3)
+            .map(|seed| answer_to(prompt, &constraints, 8 * 24, seed, Priming::Whole))
+            .collect()
+    };
+    let mean = |answers: &[Vec<Note>], f: &dyn Fn(&[Note]) -> f64| {
+        answers.iter().map(|a| f(a)).sum::<f64>() / answers.len() as f64
+    };
+    let count = |a: &[Note]| a.len() as f64;
+    // The same eight beats of C major, as a hammered figure (each pitch struck four times,
+    // four notes a beat) and as a scale that never repeats (one note a beat).
+    let hammered: Vec<u8> = [60u8, 64, 67, 72, 67, 64, 60, 64]
+        .iter()
+        .flat_map(|&p| [p; 4])
+        .collect();
+    let hammered = answers(&phrase(&hammered, 0.25));
+    let scale = answers(&phrase(&[60, 62, 64, 65, 67, 69, 71, 72], 1.0));
+    let (busy, sparse) = (mean(&hammered, &count), mean(&scale, &count));
+    assert!(
+        busy > 2.0 * sparse,
+        "notes in 8 beats: {busy} after 32 notes, {sparse} after 8"
+    );
+    let (repeating, stepping) = (
+        mean(&hammered, &|a| repeat_rate(a)),
+        mean(&scale, &|a| repeat_rate(a)),
+    );
+    assert!(
+        repeating > 0.3 && stepping < 0.15,
+        "repeated onsets: {repeating} after a hammered figure, {stepping} after a scale"
     );
 }
