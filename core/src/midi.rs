@@ -126,6 +126,11 @@ impl Keyboard {
         self.pedal
     }
 
+    /// Whether a key or the pedal still holds a note: its end is not known yet.
+    pub fn sounding(&self) -> bool {
+        self.sounding.iter().any(Option::is_some)
+    }
+
     /// Ends everything still sounding at `beat` (a truncated file, a forgotten phrase).
     pub fn release_all(&mut self, beat: f64, out: &mut impl FnMut(Note)) {
         for (p, slot) in self.sounding.iter_mut().enumerate() {
@@ -519,6 +524,7 @@ mod tests {
         k.key_down(60, 90, 0.0, &mut out);
         k.pedal(true, 0.5, &mut out);
         k.key_up(60, 1.0, &mut out);
+        assert!(k.sounding(), "the pedal holds 60");
         k.key_down(64, 80, 1.0, &mut out);
         k.key_up(64, 1.5, &mut out);
         assert!(k.pedal_down());
@@ -527,6 +533,7 @@ mod tests {
         k.key_up(64, 3.5, &mut out);
         k.key_down(67, 60, 4.0, &mut out);
         k.release_all(5.0, &mut out);
+        assert!(!k.sounding());
         let got: Vec<_> = notes.iter().map(|n| (n.pitch, n.start, n.end)).collect();
         assert_eq!(
             got,

@@ -355,6 +355,8 @@ impl ContinuoParams {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_device_list_offers_what_this_platform_runs_and_saves_by_id() {
         let names: Vec<&str> = Provider::OFFERED.iter().map(|p| p.name()).collect();
@@ -369,8 +371,6 @@ mod tests {
             assert_eq!(Device::ids().unwrap(), ["cpu", "cuda"]);
         }
     }
-
-    use super::*;
 
     #[test]
     fn the_answer_parameter_says_why_nothing_answers() {

@@ -462,9 +462,7 @@ impl Worker {
         let Some(generator) = self.generator.as_mut() else {
             return;
         };
-        let mut held = false;
-        self.keyboard.clone().release_all(0.0, &mut |_| held = true);
-        if held || self.phrase.is_empty() {
+        if self.keyboard.sounding() || self.phrase.is_empty() {
             return;
         }
         let vocab = generator.model().meta().vocab;

@@ -435,14 +435,14 @@ fn validate(validators: &Path, dir: &Path) -> Result<()> {
     run(cmd)
 }
 
-/// Bundles the debug `assert_process_allocs` library the host tests built, so the validators
-/// run against a build that aborts on any allocation on the audio thread.
 /// Where the host tests' plugin library is kept: the debug build with
 /// `assert_process_allocs`, which aborts on any allocation on the audio thread.
 fn plugin_under_test_path() -> PathBuf {
     Path::new("target/plugin-under-test/debug").join(Platform::host().plugin_library_name())
 }
 
+/// Bundles the debug `assert_process_allocs` library the host tests built, so the validators
+/// run against a build that aborts on any allocation on the audio thread.
 fn debug_bundles(lib: &Path) -> Result<PathBuf> {
     let plugin = &plugin_under_test_path();
     if !plugin.is_file() {
