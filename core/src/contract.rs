@@ -7,23 +7,34 @@
 //! | name       | type    | shape                          |
 //! |------------|---------|--------------------------------|
 //! | `tokens`   | int64   | `[seq, batch]`                 |
+//! | `phase`    | int64   | `[seq, batch]` (version 2)     |
+//! | `bar_beat` | int64   | `[seq, batch]` (version 2)     |
 //! | `h0`       | float32 | `[num_layers, batch, hidden]`  |
 //! | `logits`   | float32 | `[seq, batch, vocab]`          |
 //! | `hn`       | float32 | `[num_layers, batch, hidden]`  |
+//!
+//! Version 2 adds the grid ([`crate::grid`]): beside each token, the position it leaves the
+//! stream at, as the step within the beat (`phase`, `0..steps_per_beat`) and the whole beats
+//! since the bar began (`bar_beat`, `0..BAR_BEATS`). Each has an embedding table added to the
+//! token's. Version 1 models have neither input; they still play, without hearing the meter.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::vocab::Vocab;
+use crate::vocab::{Vocab, VocabError};
 
-/// Bumped when tensor names, shapes or semantics change.
-pub const CONTRACT_VERSION: u32 = 1;
+/// Bumped when tensor names, shapes or semantics change; what the trainer writes.
+pub const CONTRACT_VERSION: u32 = 2;
+/// The versions this build reads.
+pub const CONTRACT_VERSIONS: std::ops::RangeInclusive<u32> = 1..=CONTRACT_VERSION;
 pub const FORMAT: &str = "continuo-gru";
 
 pub const INPUT_TOKENS: &str = "tokens";
 pub const INPUT_STATE: &str = "h0";
+pub const INPUT_PHASE: &str = "phase";
+pub const INPUT_BAR_BEAT: &str = "bar_beat";
 pub const OUTPUT_LOGITS: &str = "logits";
 pub const OUTPUT_STATE: &str = "hn";
 
@@ -71,8 +82,28 @@ pub enum ContractError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("model metadata {path} is not valid: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("model metadata {} is not valid JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("model metadata {} does not fit this build: {source}", path.display())]
+    Invalid { path: PathBuf, source: MetaError },
+}
+
+/// Why metadata does not describe a model this build can run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MetaError {
+    #[error("format is {0:?}, expected {FORMAT:?}")]
+    Format(String),
+    #[error(
+        "contract version {0} is not supported (this build reads versions 1 to {CONTRACT_VERSION})"
+    )]
+    ContractVersion(u32),
+    #[error(transparent)]
+    Vocab(#[from] VocabError),
+    #[error("architecture has a zero dimension")]
+    ZeroDimension,
 }
 
 impl ModelMeta {
@@ -87,22 +118,24 @@ impl ModelMeta {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), MetaError> {
         if self.format != FORMAT {
-            return Err(format!("format is {:?}, expected {FORMAT:?}", self.format));
+            return Err(MetaError::Format(self.format.clone()));
         }
-        if self.contract_version != CONTRACT_VERSION {
-            return Err(format!(
-                "contract version {} is not supported (this build reads version {CONTRACT_VERSION})",
-                self.contract_version
-            ));
+        if !CONTRACT_VERSIONS.contains(&self.contract_version) {
+            return Err(MetaError::ContractVersion(self.contract_version));
         }
         self.vocab.validate()?;
         let a = self.architecture;
         if a.embed_dim == 0 || a.hidden_dim == 0 || a.num_layers == 0 {
-            return Err("architecture has a zero dimension".into());
+            return Err(MetaError::ZeroDimension);
         }
         Ok(())
+    }
+
+    /// Whether the model reads the grid inputs (contract 2 on).
+    pub fn hears_grid(&self) -> bool {
+        self.contract_version >= 2
     }
 
     /// Reads and validates the metadata file.
@@ -111,12 +144,14 @@ impl ModelMeta {
             path: path.into(),
             source,
         })?;
-        let invalid = |message: String| ContractError::Invalid {
+        let meta: Self = serde_json::from_str(&text).map_err(|source| ContractError::Json {
             path: path.into(),
-            message,
-        };
-        let meta: Self = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        meta.validate().map_err(invalid)?;
+            source,
+        })?;
+        meta.validate().map_err(|source| ContractError::Invalid {
+            path: path.into(),
+            source,
+        })?;
         Ok(meta)
     }
 
@@ -155,10 +190,23 @@ mod tests {
 
         let mut bad = meta.clone();
         bad.contract_version = 99;
-        assert!(bad.validate().unwrap_err().contains("contract version 99"));
+        assert_eq!(bad.validate(), Err(MetaError::ContractVersion(99)));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("contract version 99"));
         let mut bad = meta;
         bad.vocab.version = 0;
-        assert!(bad.validate().unwrap_err().contains("vocabulary version"));
+        assert!(matches!(
+            bad.validate(),
+            Err(MetaError::Vocab(VocabError::Version(0)))
+        ));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("vocabulary version"));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 use thiserror::Error;
 
+use crate::grid::{Meter, TimeSig};
+
 /// A sounding note, timed in beats (quarter notes) from the start of the piece.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Note {
@@ -34,6 +36,8 @@ pub struct Score {
     pub notes: Vec<Note>,
     /// Tempo at the start of the piece; used when writing, not for timing notes.
     pub bpm: f64,
+    /// Its time signatures (4/4 from beat 0 where the file states none).
+    pub meter: Meter,
 }
 
 #[derive(Debug, Error)]
@@ -228,6 +232,19 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
         Timing::Timecode(..) => return Err(MidiError::Timing("0 subframes per frame".into())),
     };
 
+    let meter = Meter::from_changes(events.iter().filter_map(|(tick, _, kind)| match kind {
+        TrackEventKind::Meta(MetaMessage::TimeSignature(num, den_pow, ..))
+            if *num > 0 && *den_pow <= 7 =>
+        {
+            let sig = TimeSig {
+                numerator: *num,
+                denominator: 1 << den_pow,
+            };
+            Some((clock.beats(*tick), sig))
+        }
+        _ => None,
+    }));
+
     let mut keyboards: [Keyboard; 16] = std::array::from_fn(|_| Keyboard::default());
     let mut notes = Vec::new();
     let mut out = |n: Note| notes.push(n);
@@ -264,10 +281,20 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
     Ok(Score {
         notes,
         bpm: 60e6 / f64::from(first_us),
+        meter,
     })
 }
 
 impl Score {
+    /// Notes at `bpm` in 4/4.
+    pub fn new(notes: Vec<Note>, bpm: f64) -> Self {
+        Self {
+            notes,
+            bpm,
+            meter: Meter::default(),
+        }
+    }
+
     /// When the earliest note starts, if there is one.
     pub fn first_start(&self) -> Option<f64> {
         self.notes.iter().map(|n| n.start).min_by(f64::total_cmp)
@@ -280,10 +307,37 @@ pub fn sort_notes(notes: &mut [Note]) {
 }
 
 /// Writes a single-track (format 0) Standard MIDI File on channel 1.
+/// Its time signatures go with it where it has any but 4/4 from the start.
 pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
     let mut track = vec![tempo_event(score.bpm)];
-    track.extend(note_events(&score.notes)?);
+    let sigs: &[(f64, TimeSig)] = if score.meter == Meter::default() {
+        &[]
+    } else {
+        score.meter.changes()
+    };
+    let sigs = sigs.iter().map(|&(beat, sig)| {
+        (
+            to_tick(beat),
+            time_sig_event(sig.numerator, sig.denominator),
+        )
+    });
+    track.extend(delta_timed(sigs.chain(note_events(&score.notes)))?);
     finish(Format::SingleTrack, vec![track])
+}
+
+fn to_tick(beat: f64) -> u64 {
+    (beat.max(0.0) * f64::from(WRITE_PPQ)).round() as u64
+}
+
+/// A time signature; a denominator that is not a power of two is written as 4.
+fn time_sig_event(num: u8, den: u8) -> TrackEventKind<'static> {
+    let den_pow = if den.is_power_of_two() {
+        den.trailing_zeros() as u8
+    } else {
+        2
+    };
+    // 24 MIDI clocks per metronome click and 8 32nds per quarter: the standard values.
+    TrackEventKind::Meta(MetaMessage::TimeSignature(num.max(1), den_pow, 24, 8))
 }
 
 /// Notes and the tempo and time signature they were played in, as several named tracks:
@@ -301,17 +355,11 @@ pub struct Clip<'a> {
 /// tempo and time signature (as DAWs expect), then one track per part.
 pub fn write_clip(clip: &Clip) -> Result<Vec<u8>, MidiError> {
     let (num, den) = clip.time_sig;
-    let den_pow = if den.is_power_of_two() {
-        den.trailing_zeros() as u8
-    } else {
-        2
-    };
     let conductor = vec![
         tempo_event(clip.bpm),
         TrackEvent {
             delta: 0.into(),
-            // 24 MIDI clocks per metronome click and 8 32nds per quarter: the standard values.
-            kind: TrackEventKind::Meta(MetaMessage::TimeSignature(num.max(1), den_pow, 24, 8)),
+            kind: time_sig_event(num, den),
         },
     ];
     let mut tracks = vec![conductor];
@@ -320,7 +368,7 @@ pub fn write_clip(clip: &Clip) -> Result<Vec<u8>, MidiError> {
             delta: 0.into(),
             kind: TrackEventKind::Meta(MetaMessage::TrackName(name.as_bytes())),
         }];
-        track.extend(note_events(notes)?);
+        track.extend(delta_timed(note_events(notes))?);
         tracks.push(track);
     }
     finish(Format::Parallel, tracks)
@@ -334,10 +382,8 @@ fn tempo_event(bpm: f64) -> TrackEvent<'static> {
     }
 }
 
-/// Note-ons and note-offs of `notes` on channel 1, as delta-timed events from tick 0.
-fn note_events(notes: &[Note]) -> Result<Vec<TrackEvent<'static>>, MidiError> {
-    let ppq = f64::from(WRITE_PPQ);
-    let to_tick = |beat: f64| (beat.max(0.0) * ppq).round() as u64;
+/// Note-ons and note-offs of `notes` on channel 1 at their ticks.
+fn note_events(notes: &[Note]) -> Vec<(u64, TrackEventKind<'static>)> {
     // (tick, is_on, pitch, velocity): offs sort before ons at the same tick so a repeated
     // pitch is released before it is struck again.
     let mut evs: Vec<(u64, bool, u8, u8)> = Vec::with_capacity(notes.len() * 2);
@@ -348,33 +394,47 @@ fn note_events(notes: &[Note]) -> Result<Vec<TrackEvent<'static>>, MidiError> {
         evs.push((off, false, n.pitch & 127, 0));
     }
     evs.sort_by_key(|&(t, on, p, _)| (t, on, p));
+    evs.into_iter()
+        .map(|(tick, on, pitch, vel)| {
+            let message = if on {
+                MidiMessage::NoteOn {
+                    key: pitch.into(),
+                    vel: vel.into(),
+                }
+            } else {
+                MidiMessage::NoteOff {
+                    key: pitch.into(),
+                    vel: 64.into(),
+                }
+            };
+            let kind = TrackEventKind::Midi {
+                channel: 0.into(),
+                message,
+            };
+            (tick, kind)
+        })
+        .collect()
+}
 
-    let mut track: Vec<TrackEvent> = Vec::with_capacity(evs.len());
+/// Events at ticks (in order, except that a stable sort puts each at its tick) as
+/// delta-timed track events from tick 0.
+fn delta_timed<'a>(
+    events: impl IntoIterator<Item = (u64, TrackEventKind<'a>)>,
+) -> Result<Vec<TrackEvent<'a>>, MidiError> {
+    let mut events: Vec<_> = events.into_iter().collect();
+    events.sort_by_key(|(tick, _)| *tick);
+    let mut track = Vec::with_capacity(events.len());
     let mut last = 0u64;
-    for (tick, on, pitch, vel) in evs {
+    for (tick, kind) in events {
         let delta =
             u32::try_from(tick - last).map_err(|_| MidiError::Write("note too late".into()))?;
         if delta > 0x0FFF_FFFF {
             return Err(MidiError::Write("gap between notes too long".into()));
         }
         last = tick;
-        let message = if on {
-            MidiMessage::NoteOn {
-                key: pitch.into(),
-                vel: vel.into(),
-            }
-        } else {
-            MidiMessage::NoteOff {
-                key: pitch.into(),
-                vel: 64.into(),
-            }
-        };
         track.push(TrackEvent {
             delta: delta.into(),
-            kind: TrackEventKind::Midi {
-                channel: 0.into(),
-                message,
-            },
+            kind,
         });
     }
     Ok(track)
@@ -598,8 +658,19 @@ mod tests {
                 },
             ],
             bpm: 90.0,
+            meter: Meter::from_changes([(
+                1.0,
+                TimeSig {
+                    numerator: 6,
+                    denominator: 8,
+                },
+            )]),
         };
         let back = read_midi(&write_midi(&score).unwrap()).unwrap();
+        assert_eq!(
+            back.meter, score.meter,
+            "time signatures survive the round trip"
+        );
         assert!((back.bpm - 90.0).abs() < 1e-3);
         let mut expected = score.notes.clone();
         sort_notes(&mut expected);

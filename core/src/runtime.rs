@@ -12,11 +12,10 @@ use ort::value::TensorRef;
 use thiserror::Error;
 
 use crate::contract::{
-    model_files, ContractError, ModelMeta, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
+    model_files, ContractError, MetaError, ModelMeta, INPUT_BAR_BEAT, INPUT_PHASE, INPUT_STATE,
+    INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
 };
-use crate::sampling::{sample, Constraints, Density, Guide, Onsets, Repeats, Rng, Sampling};
-use crate::tokens::{Decoder, NoteEvent};
-use crate::vocab::Token;
+use crate::grid::Position;
 
 /// The ONNX Runtime version Continuo is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
@@ -31,23 +30,67 @@ pub const ORT_LIBRARY: &str = if cfg!(target_os = "windows") {
 /// Environment variable that overrides where the runtime library is loaded from.
 pub const ORT_PATH_ENV: &str = "ORT_DYLIB_PATH";
 
-#[derive(Debug, Error)]
-pub enum RuntimeError {
+/// Why ONNX Runtime could not be loaded. Kept for the process: every later model load
+/// reports the same reason.
+#[derive(Debug, Clone, Error)]
+pub enum InitError {
     #[error(
         "ONNX Runtime library not found (looked in: {0}). Run `cargo xtask fetch-ort`, or set \
          {ORT_PATH_ENV} to a libonnxruntime {ORT_VERSION}"
     )]
     LibraryNotFound(String),
-    #[error("could not load ONNX Runtime from {path}: {message}")]
+    #[error("could not load ONNX Runtime from {}: {message}", path.display())]
     LibraryLoad { path: PathBuf, message: String },
-    #[error("model file {0} does not exist")]
+}
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Init(#[from] InitError),
+    #[error("model file {} does not exist", .0.display())]
     MissingModel(PathBuf),
+    #[error("reading model {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Meta(#[from] ContractError),
     #[error("ONNX Runtime: {0}")]
     Ort(String),
-    #[error("model {path} does not follow the Continuo contract: {message}")]
-    Contract { path: PathBuf, message: String },
+    #[error("model {} does not follow the Continuo contract: {source}", path.display())]
+    Contract {
+        path: PathBuf,
+        source: ContractBreach,
+    },
+}
+
+/// How a model's graph or metadata breaks the contract.
+#[derive(Debug, Error)]
+pub enum ContractBreach {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("no input named {name:?} (inputs: {found:?})")]
+    MissingInput {
+        name: &'static str,
+        found: Vec<String>,
+    },
+    #[error("no output named {name:?} (outputs: {found:?})")]
+    MissingOutput {
+        name: &'static str,
+        found: Vec<String>,
+    },
+    #[error("one step failed: {0}")]
+    Step(String),
+    #[error("one step gave {logits} logits and {state} state values; the metadata promises {vocab} and {expected_state}")]
+    Shape {
+        logits: usize,
+        state: usize,
+        vocab: usize,
+        expected_state: usize,
+    },
+    #[error("{tokens} tokens but {grid} grid positions")]
+    Grid { tokens: usize, grid: usize },
 }
 
 impl<T> From<ort::Error<T>> for RuntimeError {
@@ -130,7 +173,7 @@ pub fn library_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
     c
 }
 
-static RUNTIME: OnceLock<Result<(PathBuf, Environment), String>> = OnceLock::new();
+static RUNTIME: OnceLock<Result<(PathBuf, Environment), InitError>> = OnceLock::new();
 
 /// Loads ONNX Runtime once per process from the first existing candidate and returns the
 /// library's path. Later calls return the first call's outcome.
@@ -143,7 +186,7 @@ fn runtime(extra: &[PathBuf]) -> Result<(PathBuf, Environment), RuntimeError> {
         let candidates = library_candidates(extra);
         let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
             let list: Vec<_> = candidates.iter().map(|p| p.display().to_string()).collect();
-            return Err(RuntimeError::LibraryNotFound(list.join(", ")).to_string());
+            return Err(InitError::LibraryNotFound(list.join(", ")));
         };
         disable_telemetry();
         let loaded = ort::init_from(&path)
@@ -156,10 +199,10 @@ fn runtime(extra: &[PathBuf]) -> Result<(PathBuf, Environment), RuntimeError> {
             });
         match loaded {
             Ok(env) => Ok((path, env)),
-            Err(message) => Err(RuntimeError::LibraryLoad { path, message }.to_string()),
+            Err(message) => Err(InitError::LibraryLoad { path, message }),
         }
     });
-    outcome.clone().map_err(RuntimeError::Ort)
+    Ok(outcome.clone()?)
 }
 
 /// ONNX Runtime's telemetry keeps a device id and a database under `~/.cache/Microsoft`
@@ -197,8 +240,10 @@ impl Model {
             }
         }
         let meta = ModelMeta::load(&json)?;
-        let bytes = std::fs::read(&onnx)
-            .map_err(|e| RuntimeError::Ort(format!("reading {}: {e}", onnx.display())))?;
+        let bytes = std::fs::read(&onnx).map_err(|source| RuntimeError::Read {
+            path: onnx.clone(),
+            source,
+        })?;
         Self::from_memory(&bytes, meta, onnx, options)
     }
 
@@ -211,9 +256,9 @@ impl Model {
         options: &RuntimeOptions,
     ) -> Result<Self, RuntimeError> {
         let (_, env) = runtime(&[])?;
-        meta.validate().map_err(|message| RuntimeError::Contract {
+        meta.validate().map_err(|e| RuntimeError::Contract {
             path: origin.clone(),
-            message,
+            source: e.into(),
         })?;
         let mut builder =
             Session::builder(&env)?.with_intra_threads(options.intra_threads.max(1))?;
@@ -259,9 +304,9 @@ impl Model {
 
     fn check_contract(&mut self) -> Result<(), RuntimeError> {
         let path = self.onnx_path.clone();
-        let contract = |message: String| RuntimeError::Contract {
+        let contract = |source: ContractBreach| RuntimeError::Contract {
             path: path.clone(),
-            message,
+            source,
         };
         let inputs: Vec<String> = self
             .session
@@ -275,31 +320,39 @@ impl Model {
             .iter()
             .map(|o| o.name().to_string())
             .collect();
-        for name in [INPUT_TOKENS, INPUT_STATE] {
+        let grid: &[&str] = if self.meta.hears_grid() {
+            &[INPUT_PHASE, INPUT_BAR_BEAT]
+        } else {
+            &[]
+        };
+        for &name in [INPUT_TOKENS, INPUT_STATE].iter().chain(grid) {
             if !inputs.iter().any(|i| i == name) {
-                return Err(contract(format!(
-                    "no input named {name:?} (inputs: {inputs:?})"
-                )));
+                return Err(contract(ContractBreach::MissingInput {
+                    name,
+                    found: inputs,
+                }));
             }
         }
         for name in [OUTPUT_LOGITS, OUTPUT_STATE] {
             if !outputs.iter().any(|o| o == name) {
-                return Err(contract(format!(
-                    "no output named {name:?} (outputs: {outputs:?})"
-                )));
+                return Err(contract(ContractBreach::MissingOutput {
+                    name,
+                    found: outputs,
+                }));
             }
         }
         let vocab = self.meta.vocab.size();
         let state = self.state.len();
         let (logits, hn) = self
-            .forward(&[0], 1, &vec![0.0; state])
-            .map_err(|e| contract(e.to_string()))?;
+            .forward(&[0], &[Position::default()], 1, &vec![0.0; state])
+            .map_err(|e| contract(ContractBreach::Step(e.to_string())))?;
         if logits.len() != vocab || hn.len() != state {
-            return Err(contract(format!(
-                "one step gave {} logits and {} state values; the metadata promises {vocab} and {state}",
-                logits.len(),
-                hn.len()
-            )));
+            return Err(contract(ContractBreach::Shape {
+                logits: logits.len(),
+                state: hn.len(),
+                vocab,
+                expected_state: state,
+            }));
         }
         Ok(())
     }
@@ -318,25 +371,43 @@ impl Model {
         self.state.fill(0.0);
     }
 
-    /// Runs `tokens` (one sequence) from the carried state; returns the logits after the last
-    /// token. The state carries on.
-    pub fn run(&mut self, tokens: &[u32]) -> Result<&mut [f32], RuntimeError> {
+    /// The carried state and the logits after the last token read.
+    pub(crate) fn snapshot(&self) -> (Vec<f32>, Vec<f32>) {
+        (self.state.clone(), self.logits.clone())
+    }
+
+    /// Goes back to a [`Self::snapshot`].
+    pub(crate) fn restore(&mut self, state: &[f32], logits: &[f32]) {
+        self.state.copy_from_slice(state);
+        self.logits.copy_from_slice(logits);
+    }
+
+    /// The logits after the last token read, to bias and draw from.
+    pub(crate) fn logits_mut(&mut self) -> &mut [f32] {
+        &mut self.logits
+    }
+
+    /// Runs `tokens` (one sequence), each at its `grid` position, from the carried state;
+    /// returns the logits after the last token. The state carries on.
+    pub fn run(&mut self, tokens: &[u32], grid: &[Position]) -> Result<&mut [f32], RuntimeError> {
         if tokens.is_empty() {
             return Ok(&mut self.logits);
         }
         let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
-        let (logits, hn) = self.forward(&ids, 1, &self.state.clone())?;
+        let (logits, hn) = self.forward(&ids, grid, 1, &self.state.clone())?;
         let v = self.logits.len();
         self.logits.copy_from_slice(&logits[logits.len() - v..]);
         self.state.copy_from_slice(&hn);
         Ok(&mut self.logits)
     }
 
-    /// The raw contract: `tokens` is `[seq, batch]` row-major, `state` is
+    /// The raw contract: `tokens` and `grid` are `[seq, batch]` row-major, `state` is
     /// `[layers, batch, hidden]`. Returns all logits `[seq, batch, vocab]` and the new state.
+    /// A model of contract 1 does not read `grid`.
     pub fn forward(
         &mut self,
         tokens: &[i64],
+        grid: &[Position],
         batch: usize,
         state: &[f32],
     ) -> Result<(Vec<f32>, Vec<f32>), RuntimeError> {
@@ -344,219 +415,52 @@ impl Model {
         let seq = tokens.len() / batch.max(1);
         let t = TensorRef::from_array_view(([seq, batch], tokens))?;
         let h = TensorRef::from_array_view(([a.num_layers, batch, a.hidden_dim], state))?;
-        let out = self
-            .session
-            .run(ort::inputs![INPUT_TOKENS => t, INPUT_STATE => h])?;
+        let out = if self.meta.hears_grid() {
+            if grid.len() != tokens.len() {
+                return Err(RuntimeError::Contract {
+                    path: self.onnx_path.clone(),
+                    source: ContractBreach::Grid {
+                        tokens: tokens.len(),
+                        grid: grid.len(),
+                    },
+                });
+            }
+            let phase: Vec<i64> = grid.iter().map(|p| i64::from(p.phase)).collect();
+            let bar: Vec<i64> = grid.iter().map(|p| i64::from(p.bar_beat)).collect();
+            let phase = TensorRef::from_array_view(([seq, batch], phase.as_slice()))?;
+            let bar = TensorRef::from_array_view(([seq, batch], bar.as_slice()))?;
+            self.session.run(ort::inputs![
+                INPUT_TOKENS => t,
+                INPUT_PHASE => phase,
+                INPUT_BAR_BEAT => bar,
+                INPUT_STATE => h
+            ])?
+        } else {
+            self.session
+                .run(ort::inputs![INPUT_TOKENS => t, INPUT_STATE => h])?
+        };
         let (_, logits) = out[OUTPUT_LOGITS].try_extract_tensor::<f32>()?;
         let (_, hn) = out[OUTPUT_STATE].try_extract_tensor::<f32>()?;
         Ok((logits.to_vec(), hn.to_vec()))
     }
 }
 
-/// The model's state and logits after reading `ids` from a fresh state.
-struct Prepared {
-    ids: Vec<u32>,
-    state: Vec<f32>,
-    logits: Vec<f32>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Continues a token stream with a model: the loop shared by `trainer generate`, the plugin's
-/// inference thread and the benchmarks.
-pub struct Generator {
-    model: Model,
-    decoder: Decoder,
-    rng: Rng,
-    /// Token fed last; its logits are in the model's buffer.
-    primed: bool,
-    /// A context read ahead of time ([`Self::prepare`]).
-    prepared: Option<Prepared>,
-    onsets: Onsets,
-    guide: Guide,
-    density: Density,
-    repeats: Repeats,
-}
-
-impl Generator {
-    pub fn new(model: Model, seed: u64) -> Self {
-        let decoder = Decoder::new(model.meta().vocab);
-        Self {
-            model,
-            decoder,
-            rng: Rng::new(seed),
-            primed: false,
-            prepared: None,
-            onsets: Onsets::default(),
-            guide: Guide::default(),
-            density: Density::default(),
-            repeats: Repeats::default(),
-        }
+    #[test]
+    fn a_missing_runtime_reads_as_one_line_and_can_be_matched() {
+        let e = RuntimeError::from(InitError::LibraryNotFound("/x/libonnxruntime.so".into()));
+        let line = e.to_string();
+        assert!(
+            line.starts_with("ONNX Runtime library not found (looked in: /x/"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+        assert!(matches!(
+            e,
+            RuntimeError::Init(InitError::LibraryNotFound(_))
+        ));
     }
-
-    pub fn model(&self) -> &Model {
-        &self.model
-    }
-
-    pub fn reseed(&mut self, seed: u64) {
-        self.rng = Rng::new(seed);
-    }
-
-    /// Starts a new continuation: forgets state, then reads `BOS` and `context`.
-    /// Decoded time restarts at step 0 after the context.
-    pub fn prime(&mut self, context: &[Token]) -> Result<(), RuntimeError> {
-        self.prime_after(context, &[])
-    }
-
-    /// Reads `BOS` and `context` now, ahead of an answer whose context will start with it, so
-    /// that [`Self::prime_after`] then reads only what follows. The plugin does this while
-    /// the player's phrase falls silent, which takes the phrase off the time between the
-    /// phrase's end and the answer's first note.
-    pub fn prepare(&mut self, context: &[Token]) -> Result<(), RuntimeError> {
-        let ids = self.ids(context);
-        if self.prepared.as_ref().is_some_and(|p| p.ids == ids) {
-            return Ok(());
-        }
-        self.prepared = None;
-        // The model's state is the continuation's no more.
-        self.primed = false;
-        self.model.reset();
-        self.model.run(&ids)?;
-        self.prepared = Some(Prepared {
-            ids,
-            state: self.model.state.clone(),
-            logits: self.model.logits.clone(),
-        });
-        Ok(())
-    }
-
-    /// [`Self::prime`] with the context in two parts: `context`, which may have been
-    /// [prepared](Self::prepare), and `then` (the rest before the answer). The model reads
-    /// the two parts in two runs whether or not the first was prepared, so the answer is the
-    /// same either way.
-    pub fn prime_after(&mut self, context: &[Token], then: &[Token]) -> Result<(), RuntimeError> {
-        let vocab = self.model.meta().vocab;
-        let ids = self.ids(context);
-        match self.prepared.take() {
-            Some(p) if p.ids == ids => {
-                self.model.state.copy_from_slice(&p.state);
-                self.model.logits.copy_from_slice(&p.logits);
-            }
-            _ => {
-                self.model.reset();
-                self.model.run(&ids)?;
-            }
-        }
-        let then_ids: Vec<u32> = then.iter().map(|&t| vocab.encode(t) as u32).collect();
-        self.model.run(&then_ids)?;
-        self.decoder = Decoder::new(vocab);
-        self.onsets = Onsets::default();
-        // The context's note-ons as (grid step, pitch).
-        let mut notes = Vec::new();
-        for &t in context.iter().chain(then) {
-            if let Token::NoteOn(p) = t {
-                self.onsets.strike(p, self.decoder.step());
-                notes.push((self.decoder.step(), p));
-            }
-            self.decoder.feed(t, |_| {});
-        }
-        let pitches: Vec<u8> = notes.iter().map(|&(_, p)| p).collect();
-        let steps: Vec<u64> = notes.iter().map(|&(s, _)| s).collect();
-        self.guide = Guide::from_pitches(&pitches);
-        self.density = Density::from_onsets(&steps, self.decoder.step(), vocab.steps_per_beat);
-        self.repeats = Repeats::from_notes(&notes);
-        // Context time is over; what follows counts from zero. The context's last onset
-        // stays "previous" for the first generated one.
-        self.decoder = rebased(&self.decoder);
-        self.onsets = self.onsets.rebased();
-        self.primed = true;
-        Ok(())
-    }
-
-    /// `BOS` and `context` as model input ids.
-    fn ids(&self, context: &[Token]) -> Vec<u32> {
-        let vocab = self.model.meta().vocab;
-        std::iter::once(Token::Bos)
-            .chain(context.iter().copied())
-            .map(|t| vocab.encode(t) as u32)
-            .collect()
-    }
-
-    /// Samples one token under `constraints`, advances the model, and reports the note events
-    /// it causes. Returns the token (None if the constraints allow nothing). A note held as
-    /// long as the constraints allow is ended instead, with a `NOTE_OFF` the model reads.
-    pub fn step(
-        &mut self,
-        constraints: &Constraints,
-        sampling: &Sampling,
-        emit: impl FnMut(NoteEvent),
-    ) -> Result<Option<Token>, RuntimeError> {
-        if !self.primed {
-            self.prime(&[])?;
-        }
-        let vocab = self.model.meta().vocab;
-        if let Some(pitch) = constraints.overdue(&self.decoder) {
-            // The model held this note too long: end it, and let the model hear that it did.
-            let token = Token::NoteOff(pitch);
-            self.decoder.feed(token, emit);
-            self.model.run(&[vocab.encode(token) as u32])?;
-            return Ok(Some(token));
-        }
-        let decoder = &self.decoder;
-        let logits = &mut self.model.logits;
-        if sampling.repeat_penalty > 0.0 || sampling.follow > 0.0 {
-            let step = decoder.step();
-            let repeats = self.onsets.previous_at(step);
-            let pace = self.density.note_on_bias(step);
-            let habit = self.repeats.bias(step);
-            let on = vocab.note_on_range();
-            for (p, l) in logits[on].iter_mut().enumerate() {
-                if repeats & (1 << p) != 0 {
-                    *l += sampling.follow * habit - sampling.repeat_penalty;
-                }
-                *l += sampling.follow * (self.guide.bias(p as u8) + pace);
-            }
-            for id in vocab.time_shift_range() {
-                if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
-                    logits[id] += sampling.follow * self.density.shift_bias(step, u64::from(steps));
-                }
-            }
-        }
-        let Some(id) = sample(logits, sampling, &mut self.rng, |i| {
-            constraints.allows_id(&vocab, i, decoder)
-        }) else {
-            return Ok(None);
-        };
-        let token = vocab.decode(id).expect("sampled id is in the vocabulary");
-        if let Token::NoteOn(p) = token {
-            let step = self.decoder.step();
-            self.repeats
-                .strike(step, self.onsets.previous_at(step) & (1 << p) != 0);
-            self.onsets.strike(p, step);
-            self.density.note();
-            self.guide.strike(p);
-        }
-        self.decoder.feed(token, emit);
-        self.model.run(&[id as u32])?;
-        Ok(Some(token))
-    }
-
-    /// Time generated so far, in grid steps.
-    pub fn step_count(&self) -> u64 {
-        self.decoder.step()
-    }
-
-    /// Ends all generated notes still sounding.
-    pub fn release_all(&mut self, emit: impl FnMut(NoteEvent)) {
-        self.decoder.release_all(emit);
-    }
-}
-
-/// A decoder with the same sounding notes but time reset to 0.
-fn rebased(d: &Decoder) -> Decoder {
-    let mut fresh = Decoder::new(*d.vocab());
-    for p in 0..128u8 {
-        if d.is_sounding(p) {
-            fresh.feed(Token::NoteOn(p), |_| {});
-        }
-    }
-    fresh
 }

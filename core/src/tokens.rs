@@ -323,24 +323,13 @@ mod tests {
             });
         }
         sort_notes(&mut notes);
-        let bytes = write_midi(&Score {
-            notes: notes.clone(),
-            bpm: 100.0,
-        })
-        .unwrap();
+        let bytes = write_midi(&Score::new(notes.clone(), 100.0)).unwrap();
         let read = read_midi(&bytes).unwrap();
 
         let tokens = encode(&read.notes, &vocab);
         let origin = (notes[0].start / step).round() * step;
         let back = decode(&tokens, &vocab, origin);
-        let back = read_midi(
-            &write_midi(&Score {
-                notes: back,
-                bpm: 100.0,
-            })
-            .unwrap(),
-        )
-        .unwrap();
+        let back = read_midi(&write_midi(&Score::new(back, 100.0)).unwrap()).unwrap();
 
         assert_eq!(back.notes.len(), notes.len());
         let mut unmatched = back.notes.clone();

@@ -12,6 +12,7 @@
 //! (8, 4 and 2 steps) exactly.
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// Bumped whenever the meaning of a token id changes; stored in every model's metadata.
 pub const VOCAB_VERSION: u32 = 1;
@@ -132,33 +133,35 @@ impl Vocab {
     }
 
     /// Checks the parameters describe a usable vocabulary (metadata can come from anywhere).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), VocabError> {
         if self.version != VOCAB_VERSION {
-            return Err(format!(
-                "vocabulary version {} is not supported (this build reads version {VOCAB_VERSION})",
-                self.version
-            ));
+            return Err(VocabError::Version(self.version));
         }
-        if !(1..=960).contains(&self.steps_per_beat) {
-            return Err(format!(
-                "steps_per_beat {} out of 1..=960",
-                self.steps_per_beat
-            ));
-        }
-        if !(1..=4096).contains(&self.max_shift_steps) {
-            return Err(format!(
-                "max_shift_steps {} out of 1..=4096",
-                self.max_shift_steps
-            ));
-        }
-        if !(1..=127).contains(&self.velocity_bins) {
-            return Err(format!(
-                "velocity_bins {} out of 1..=127",
-                self.velocity_bins
-            ));
+        let ranges = [
+            ("steps_per_beat", self.steps_per_beat, 960),
+            ("max_shift_steps", self.max_shift_steps, 4096),
+            ("velocity_bins", self.velocity_bins, 127),
+        ];
+        for (name, value, max) in ranges {
+            if !(1..=max).contains(&value) {
+                return Err(VocabError::OutOfRange { name, value, max });
+            }
         }
         Ok(())
     }
+}
+
+/// Why a vocabulary cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VocabError {
+    #[error("vocabulary version {0} is not supported (this build reads version {VOCAB_VERSION})")]
+    Version(u32),
+    #[error("{name} {value} out of 1..={max}")]
+    OutOfRange {
+        name: &'static str,
+        value: u32,
+        max: u32,
+    },
 }
 
 #[cfg(test)]

@@ -4,9 +4,13 @@
 
 use std::path::Path;
 
+use continuo_core::constraints::Constraints;
+use continuo_core::generator::Generator;
+use continuo_core::grid::Meter;
 use continuo_core::midi::Note;
-use continuo_core::runtime::{Generator, Model, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Sampling, Scale};
+use continuo_core::music::Scale;
+use continuo_core::runtime::{Model, RuntimeOptions};
+use continuo_core::sampling::Sampling;
 use continuo_core::tokens::{encode, NoteCollector};
 
 /// How the phrase reaches the model before the answer.
@@ -65,13 +69,14 @@ fn answer_to(
     let context = encode(prompt, &vocab);
     let mut rest = Vec::new();
     continuo_core::tokens::push_time_shift(&mut rest, u64::from(vocab.steps_per_beat), &vocab);
+    let meter = Meter::default();
     match priming {
-        Priming::Whole => generator.prime(&context).unwrap(),
+        Priming::Whole => generator.prime(&context, 0, &meter).unwrap(),
         Priming::Prepared => {
-            generator.prepare(&context).unwrap();
-            generator.prime_after(&context, &rest).unwrap();
+            generator.prepare(&context, 0, &meter).unwrap();
+            generator.prime_after(&context, &rest, 0, &meter).unwrap();
         }
-        Priming::InTwo => generator.prime_after(&context, &rest).unwrap(),
+        Priming::InTwo => generator.prime_after(&context, &rest, 0, &meter).unwrap(),
     }
     let mut collector = NoteCollector::default();
     let mut notes = Vec::new();

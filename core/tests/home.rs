@@ -5,8 +5,10 @@
 
 use std::path::Path;
 
-use continuo_core::runtime::{Generator, Model, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Sampling};
+use continuo_core::constraints::Constraints;
+use continuo_core::generator::Generator;
+use continuo_core::runtime::{Model, RuntimeOptions};
+use continuo_core::sampling::Sampling;
 
 #[test]
 fn running_a_model_writes_nothing_into_home() {

@@ -1,23 +1,32 @@
-//! Audio-thread cost of a block while generated notes play, and the time from the end of a
-//! phrase to the first generated note (inference thread, shipped model).
+//! Audio-thread cost of a block while generated notes play, the time from the end of a
+//! phrase to the first generated note, and what answering costs the inference thread (the
+//! shipped model, or the model at `$CONTINUO_BENCH_MODEL`, a folder or `.onnx` file).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use continuo::engine::{Engine, EngineStats, Settings, Transport};
-use continuo::protocol::{FromWorker, Meter, Prompt, ToWorker};
-use continuo::worker::{Shared, Worker};
+use continuo::engine::{Engine, Settings, Transport};
+use continuo::library::{load, ModelSource};
+use continuo::protocol::{connect, FromWorker, Meter, Prompt, ToWorker};
+use continuo::worker::{Shared, Worker, WorkerSettings};
+use continuo_core::answer::Continuation;
+use continuo_core::constraints::Constraints;
+use continuo_core::generator::Generator;
+use continuo_core::grid::Meter as Bars;
+use continuo_core::midi::Note;
+use continuo_core::runtime::Provider;
+use continuo_core::sampling::Sampling;
 use criterion::{criterion_group, criterion_main, Criterion};
-use crossbeam_channel::bounded;
 
 fn transport(beat: f64) -> Transport {
     Transport::running(beat, 120.0, 48_000.0)
 }
 
 fn process_block(c: &mut Criterion) {
-    let (to_w, worker_rx) = bounded(4096);
-    let (worker_tx, from_w) = bounded(4096);
-    let mut engine = Engine::new(to_w, from_w, Arc::default());
+    let (engine_end, worker_end, stats) = connect();
+    let mut engine = Engine::new(engine_end, stats);
+    // The bench plays the inference thread's part.
+    let (worker_rx, worker_tx) = (worker_end.from_engine, worker_end.to_engine);
     let settings = Settings::default();
     // Play a phrase and let the pause trigger an answer (id 1) starting at beat 2.
     let mut beat = 0.0;
@@ -69,21 +78,25 @@ const SILENCE: Duration = Duration::from_millis(20);
 /// bench waits on the queue, so the time is when the note is sent, not when a poll loop
 /// happens to look.
 fn phrase_to_first_note(c: &mut Criterion) {
-    let (to_w, worker_rx) = bounded(4096);
-    let (worker_tx, from_w) = bounded(4096);
+    let (engine_end, worker_end, stats) = connect();
+    // The bench plays the audio thread's part.
+    let (to_w, from_w) = (engine_end.to_worker, engine_end.from_worker);
     let shared = Arc::new(Shared::default());
-    let stats = Arc::new(EngineStats::default());
     // A playhead far ahead lifts the lookahead bound, so a first note that comes after a rest
     // is still generated (its latency is compute time; playback would wait for its beat).
     stats.playhead.publish(1000.0, 1000.0);
-    let mut worker = Worker::new(worker_rx, worker_tx, shared.clone(), stats);
-    worker.refresh_settings(Default::default());
+    let mut worker = Worker::new(worker_end, shared.clone(), stats);
+    let settings = WorkerSettings {
+        source: bench_model(),
+        ..Default::default()
+    };
+    worker.refresh_settings(settings.clone());
     assert!(
         shared.status.lock().model.is_some(),
         "model: {:?}",
         shared.status.lock().message
     );
-    let handle = worker.spawn(Box::new(Default::default));
+    let handle = worker.spawn(Box::new(move || settings.clone()));
     let phrase = [60u8, 64, 67, 72, 67, 64, 62, 60];
     let mut id = 0;
     let mut group = c.benchmark_group("latency");
@@ -139,5 +152,67 @@ fn phrase_to_first_note(c: &mut Criterion) {
     handle.join().unwrap();
 }
 
-criterion_group!(benches, process_block, phrase_to_first_note);
+/// The model the inference benches run.
+fn bench_model() -> ModelSource {
+    std::env::var_os("CONTINUO_BENCH_MODEL")
+        .map_or(ModelSource::Embedded, |p| ModelSource::Path(p.into()))
+}
+
+/// Tempo at which [`answer_cost`] is read as a share of one core.
+const COST_TEMPO: f64 = 120.0;
+const COST_BEATS: f64 = 16.0;
+
+/// The inference thread's compute for a whole answer (16 beats, the plugin's defaults, the
+/// phrase of [`phrase_to_first_note`]). At 120 BPM the answer plays for 8 s, so the time per
+/// answer divided by 8 s is the share of one core that answering costs; the bench prints it.
+fn answer_cost(c: &mut Criterion) {
+    let model = load(&bench_model(), Provider::Cpu).expect("the bench model loads");
+    let mut generator = Generator::new(model, 1);
+    let phrase: Vec<Note> = [60u8, 64, 67, 72, 67, 64, 62, 60]
+        .iter()
+        .enumerate()
+        .map(|(i, &pitch)| Note {
+            pitch,
+            velocity: 90,
+            start: i as f64 * 0.5,
+            end: i as f64 * 0.5 + 0.4,
+        })
+        .collect();
+    let (constraints, sampling) = (Constraints::answer_default(), Sampling::default());
+    let mut seed = 0;
+    let mut answer = |generator: &mut Generator| {
+        seed += 1;
+        generator.reseed(seed);
+        let mut a =
+            Continuation::start(generator, &phrase, &Bars::default(), Some(5.0), COST_BEATS)
+                .unwrap();
+        a.generate(
+            generator,
+            f64::INFINITY,
+            usize::MAX,
+            &constraints,
+            &sampling,
+            |_| {},
+        )
+        .unwrap();
+    };
+    let start = Instant::now();
+    let runs = 20;
+    for _ in 0..runs {
+        answer(&mut generator);
+    }
+    let per_answer = start.elapsed().as_secs_f64() / f64::from(runs);
+    let playing = COST_BEATS * 60.0 / COST_TEMPO;
+    println!(
+        "answer_cost: {:.1} ms per {COST_BEATS}-beat answer = {:.2}% of one core at {COST_TEMPO} BPM",
+        per_answer * 1e3,
+        100.0 * per_answer / playing
+    );
+    let mut group = c.benchmark_group("inference");
+    group.sample_size(10);
+    group.bench_function("answer_16_beats", |b| b.iter(|| answer(&mut generator)));
+    group.finish();
+}
+
+criterion_group!(benches, process_block, phrase_to_first_note, answer_cost);
 criterion_main!(benches);

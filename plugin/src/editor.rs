@@ -20,10 +20,11 @@ use nice_plug_egui::{
 
 use crate::engine::EngineStats;
 use crate::history::{self, ClipContent, Exchange};
+use crate::library::DEFAULT_META;
 use crate::library::{self, Entry};
 use crate::params::ContinuoParams;
 use crate::protocol::Prompt;
-use crate::worker::{Shared, DEFAULT_META};
+use crate::worker::Shared;
 
 pub type ContinuoEditor = EguiEditor<App>;
 

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use continuo_core::constraints::Constraints;
 use continuo_core::midi::{SUSTAIN_CC, SUSTAIN_DOWN};
-use continuo_core::sampling::{Constraints, Sampling, Scale};
-use crossbeam_channel::bounded;
+use continuo_core::music::Scale;
+use continuo_core::sampling::Sampling;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
@@ -24,9 +25,9 @@ pub mod timeline;
 pub mod worker;
 
 use engine::{Engine, EngineStats, OutEvent, Settings, Transport as EngineTransport};
+use library::ModelSource;
 use params::ContinuoParams;
-use protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
-use worker::{ModelSource, Shared, Worker, WorkerSettings};
+use worker::{Shared, Worker, WorkerSettings};
 
 pub struct Continuo {
     params: Arc<ContinuoParams>,
@@ -44,23 +45,16 @@ pub struct Continuo {
 
 impl Default for Continuo {
     fn default() -> Self {
-        let (to_worker, worker_rx) = bounded(TO_WORKER_CAPACITY);
-        let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
+        let (engine_end, worker_end, stats) = protocol::connect();
         let shared = Arc::new(Shared::default());
-        let stats = Arc::new(EngineStats::default());
         let status_source = shared.clone();
         Self {
             params: Arc::new(ContinuoParams::new(Arc::new(move || {
                 status_source.status.lock().problem()
             }))),
-            engine: Engine::new(to_worker, from_worker, stats.clone()),
+            engine: Engine::new(engine_end, stats.clone()),
             offline: false,
-            pending_worker: Some(Worker::new(
-                worker_rx,
-                worker_tx,
-                shared.clone(),
-                stats.clone(),
-            )),
+            pending_worker: Some(Worker::new(worker_end, shared.clone(), stats.clone())),
             shared,
             worker: None,
             editor_state: editor::default_state(),
@@ -112,6 +106,8 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             min_p: p.min_p.value(),
             repeat_penalty: p.repeat_penalty.value(),
             follow: p.follow.value(),
+            density: p.density.value(),
+            polyphony: p.polyphony.value(),
         },
         constraints: Constraints {
             pitch_lo: lo.min(hi),

@@ -1,10 +1,71 @@
 //! The models a player can pick in the plugin window: those in the user's models folder, or
 //! any path typed in. Only metadata is read here (cheap, on the GUI thread); the inference
-//! thread loads the network itself once the path is chosen.
+//! thread loads the network itself once the path is chosen ([`load`]), from a path or from
+//! the built-in model.
 
 use std::path::{Path, PathBuf};
 
 use continuo_core::contract::{model_files, ModelMeta};
+use continuo_core::runtime::{init_runtime, Model, Provider, RuntimeError, RuntimeOptions};
+use thiserror::Error;
+
+/// Which model to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    /// The default model compiled into the plugin.
+    Embedded,
+    Path(PathBuf),
+}
+
+/// The built-in model, compiled into the plugin.
+pub const DEFAULT_ONNX: &[u8] = include_bytes!("../../models/chopin/model.onnx");
+pub const DEFAULT_META: &str = include_str!("../../models/chopin/model.json");
+
+/// Where ONNX Runtime may be found besides `$ORT_DYLIB_PATH`: beside this plugin's binary,
+/// in its bundle's resources, and in the user's Continuo data folder.
+pub fn library_locations() -> Vec<PathBuf> {
+    let lib = continuo_core::runtime::ORT_LIBRARY;
+    let mut v = Vec::new();
+    if let Some(dir) = crate::location::plugin_binary_dir() {
+        v.push(dir.join(lib));
+        v.push(dir.join("../Resources").join(lib));
+        v.push(dir.join("continuo").join(lib));
+    }
+    if let Some(data) = crate::location::user_data_dir() {
+        v.push(data.join(lib));
+    }
+    v
+}
+
+/// Why a model could not be loaded.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("the built-in model's metadata is not valid: {0}")]
+    EmbeddedMeta(#[from] serde_json::Error),
+}
+
+/// Loads the model `source` names, for `provider`, loading ONNX Runtime first if need be.
+pub fn load(source: &ModelSource, provider: Provider) -> Result<Model, LoadError> {
+    init_runtime(&library_locations())?;
+    let options = RuntimeOptions {
+        provider,
+        intra_threads: 1,
+    };
+    match source {
+        ModelSource::Embedded => {
+            let meta: ModelMeta = serde_json::from_str(DEFAULT_META)?;
+            Ok(Model::from_memory(
+                DEFAULT_ONNX,
+                meta,
+                PathBuf::from("<embedded default model>"),
+                &options,
+            )?)
+        }
+        ModelSource::Path(p) => Ok(Model::load(p, &options)?),
+    }
+}
 
 /// The user's models folder: each model is a folder holding `model.onnx` and `model.json`
 /// (what `trainer train --out` writes).
@@ -143,7 +204,7 @@ mod tests {
 
     #[test]
     fn describes_the_shipped_model() {
-        let meta: ModelMeta = serde_json::from_str(crate::worker::DEFAULT_META).unwrap();
+        let meta: ModelMeta = serde_json::from_str(crate::library::DEFAULT_META).unwrap();
         let line = describe(&meta);
         assert!(
             line.starts_with("2×256 GRU, 1 epoch on 48 pieces, fine-tuned from piano"),

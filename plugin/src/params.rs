@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
+use continuo_core::constraints::DEFAULT_LONGEST_NOTE_BEATS;
+use continuo_core::music::Scale;
 use continuo_core::runtime::Provider;
-use continuo_core::sampling::{Sampling, Scale, DEFAULT_LONGEST_NOTE_BEATS};
+use continuo_core::sampling::Sampling;
 use nice_plug::prelude::*;
 
 use crate::history::ClipContent;
+use crate::protocol::SEED_MAX;
 use crate::timeline::StartQuantize;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +143,10 @@ pub struct ContinuoParams {
     pub repeat_penalty: FloatParam,
     #[id = "follow"]
     pub follow: FloatParam,
+    #[id = "density"]
+    pub density: FloatParam,
+    #[id = "polyphony"]
+    pub polyphony: FloatParam,
     #[id = "length"]
     pub length_bars: IntParam,
     #[id = "silence"]
@@ -203,10 +210,6 @@ fn note_number(s: &str) -> Option<i32> {
     Some((octave + 1) * 12 + pitch as i32)
 }
 
-/// Highest seed a player can type; "Vary" draws its seeds from `1..=SEED_MAX` so any answer
-/// can be played again.
-pub const SEED_MAX: u64 = 9999;
-
 /// The text of a seed: 0 means a new seed for every answer.
 const SEED_VARY: &str = "Vary";
 
@@ -252,22 +255,27 @@ impl ContinuoParams {
                 },
             )
             .with_step_size(0.01),
-            min_p: FloatParam::new(
-                "Min-p",
-                Sampling::DEFAULT_MIN_P,
-                FloatRange::Linear { min: 0.0, max: 0.5 },
-            )
-            .with_step_size(0.01),
+            min_p: FloatParam::new("Min-p", Sampling::DEFAULT_MIN_P, linear(Sampling::MIN_P))
+                .with_step_size(0.01),
             follow: FloatParam::new(
                 "Follow phrase",
                 Sampling::DEFAULT_FOLLOW,
-                FloatRange::Linear { min: 0.0, max: 3.0 },
+                linear(Sampling::FOLLOW),
             )
             .with_step_size(0.1),
+            // In octaves of the phrase's own: shown as a factor a player reads at a glance.
+            density: FloatParam::new("Density", 0.0, linear(Sampling::DENSITY))
+                .with_step_size(0.05)
+                .with_value_to_string(Arc::new(factor_to_string))
+                .with_string_to_value(Arc::new(string_to_factor)),
+            polyphony: FloatParam::new("Polyphony", 0.0, linear(Sampling::POLYPHONY))
+                .with_step_size(0.05)
+                .with_value_to_string(Arc::new(factor_to_string))
+                .with_string_to_value(Arc::new(string_to_factor)),
             repeat_penalty: FloatParam::new(
                 "Repeat penalty",
                 Sampling::DEFAULT_REPEAT_PENALTY,
-                FloatRange::Linear { min: 0.0, max: 4.0 },
+                linear(Sampling::REPEAT_PENALTY),
             )
             .with_step_size(0.1),
             length_bars: IntParam::new("Answer length", 2, IntRange::Linear { min: 1, max: 16 })
@@ -353,9 +361,41 @@ impl ContinuoParams {
     }
 }
 
+/// An octave offset shown as the factor it stands for: 0 → "1.00× the phrase's".
+fn factor_to_string(octaves: f32) -> String {
+    format!("{:.2}× the phrase's", octaves.exp2())
+}
+
+/// A factor typed or shown ("1.5", "0.50× the phrase's") as its octave offset.
+fn string_to_factor(s: &str) -> Option<f32> {
+    let number: String = s
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let factor: f32 = number.parse().ok()?;
+    (factor > 0.0).then(|| factor.log2())
+}
+
+/// A linear range from one of [`Sampling`]'s `(min, max)` pairs.
+fn linear((min, max): (f32, f32)) -> FloatRange {
+    FloatRange::Linear { min, max }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn density_and_polyphony_read_back_what_they_show() {
+        for octaves in [-1.0f32, -0.5, 0.0, 0.25, 1.0] {
+            let back = string_to_factor(&factor_to_string(octaves)).unwrap();
+            assert!((back - octaves).abs() < 0.01, "{octaves} → {back}");
+        }
+        assert_eq!(string_to_factor("2"), Some(1.0));
+        assert_eq!(string_to_factor("0"), None);
+        assert_eq!(string_to_factor("much"), None);
+    }
 
     #[test]
     fn the_device_list_offers_what_this_platform_runs_and_saves_by_id() {

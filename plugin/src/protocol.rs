@@ -10,7 +10,9 @@
 //! it waits before each block until the answer is generated through the block's end, so the
 //! render holds exactly the notes a real-time run plays, whatever the block size and speed.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::timeline::TimeSig;
 
@@ -78,6 +80,52 @@ pub enum FromWorker {
 /// Queue depths. The audio thread drops (and counts) what does not fit rather than wait.
 pub const TO_WORKER_CAPACITY: usize = 4096;
 pub const FROM_WORKER_CAPACITY: usize = 4096;
+
+/// Highest seed a player can type; "Vary" draws its seeds from `1..=SEED_MAX` so any answer
+/// can be played again by typing its seed.
+pub const SEED_MAX: u64 = 9999;
+
+/// The audio thread's end of the connection.
+pub struct EngineEnd {
+    pub to_worker: Sender<ToWorker>,
+    pub from_worker: Receiver<FromWorker>,
+}
+
+/// The inference thread's end of the connection.
+pub struct WorkerEnd {
+    pub from_engine: Receiver<ToWorker>,
+    pub to_engine: Sender<FromWorker>,
+}
+
+/// The two bounded queues between the audio thread and the inference thread, and what both
+/// share besides them.
+pub fn connect() -> (EngineEnd, WorkerEnd, std::sync::Arc<EngineStats>) {
+    let (to_worker, from_engine) = bounded(TO_WORKER_CAPACITY);
+    let (to_engine, from_worker) = bounded(FROM_WORKER_CAPACITY);
+    (
+        EngineEnd {
+            to_worker,
+            from_worker,
+        },
+        WorkerEnd {
+            from_engine,
+            to_engine,
+        },
+        std::sync::Arc::default(),
+    )
+}
+
+/// What the audio thread and the inference thread share besides their queues.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Events dropped because a queue was full.
+    pub dropped: AtomicU64,
+    pub playhead: Playhead,
+    pub progress: Progress,
+    /// The window asks for another answer to the last phrase (*Again*); the audio thread
+    /// takes the request at its next block.
+    pub again: AtomicBool,
+}
 
 /// Generation stays this many beats ahead of the end of the audio thread's block.
 pub const LOOKAHEAD_BEATS: f64 = 2.0;

@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use continuo_core::midi::{sort_notes, Note};
-use crossbeam_channel::bounded;
 
 use crate::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
-use crate::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
+use crate::timeline::TimeSig;
 use crate::worker::{Shared, Worker, WorkerSettings};
 
 pub const SAMPLE_RATE: f64 = 48_000.0;
@@ -26,8 +25,10 @@ pub struct Sim {
     pub worker: Worker,
     pub shared: Arc<Shared>,
     pub stats: Arc<EngineStats>,
-    /// The host's tempo (BPM); change it before playing.
+    /// The host's tempo (BPM) and time signature (bars from beat 0); change them before
+    /// playing.
     pub tempo: f64,
+    pub time_sig: TimeSig,
     /// What the audio thread reads from the parameters each block.
     pub settings: Settings,
     sample: u64,
@@ -51,10 +52,9 @@ impl Sim {
         shared: Arc<Shared>,
         stats: Arc<EngineStats>,
     ) -> Self {
-        let (to_worker, worker_rx) = bounded(TO_WORKER_CAPACITY);
-        let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
-        let engine = Engine::new(to_worker, from_worker, stats.clone());
-        let mut worker = Worker::new(worker_rx, worker_tx, shared.clone(), stats.clone());
+        let (engine_end, worker_end, _) = crate::protocol::connect();
+        let engine = Engine::new(engine_end, stats.clone());
+        let mut worker = Worker::new(worker_end, shared.clone(), stats.clone());
         worker.refresh_settings(settings);
         Self {
             engine,
@@ -62,6 +62,7 @@ impl Sim {
             shared,
             stats,
             tempo: TEMPO,
+            time_sig: TimeSig::COMMON,
             settings: Settings {
                 channel: ANSWER_CHANNEL,
                 ..Settings::default()
@@ -88,7 +89,12 @@ impl Sim {
     pub fn play(&mut self, input: &[(f64, u8, u8)], until: f64) {
         let (settings, spb) = (self.settings, self.samples_per_beat());
         while self.beat() < until {
-            let transport = Transport::running(self.beat(), self.tempo, SAMPLE_RATE);
+            let bar = self.time_sig.beats_per_bar();
+            let transport = Transport {
+                time_sig: self.time_sig,
+                bar_start_beats: Some((self.beat() / bar).floor() * bar),
+                ..Transport::running(self.beat(), self.tempo, SAMPLE_RATE)
+            };
             let at = self.sample;
             let mut out = Vec::new();
             let mut emit = |e: OutEvent| out.push(e);

@@ -74,35 +74,7 @@ pub fn quantize_start(beat: f64, q: StartQuantize, bar_origin: f64, beats_per_ba
     origin + ((beat - origin) / unit - EPS).ceil() * unit
 }
 
-/// A time signature, as the host reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeSig {
-    pub numerator: u8,
-    pub denominator: u8,
-}
-
-impl TimeSig {
-    pub const COMMON: Self = Self {
-        numerator: 4,
-        denominator: 4,
-    };
-
-    /// The host's numerator and denominator, or 4/4 where they are missing or unusable.
-    pub fn from_host(numerator: Option<i32>, denominator: Option<i32>) -> Self {
-        match (numerator, denominator) {
-            (Some(n @ 1..=255), Some(d @ 1..=255)) => Self {
-                numerator: n as u8,
-                denominator: d as u8,
-            },
-            _ => Self::COMMON,
-        }
-    }
-
-    /// Beats (quarter notes) in a bar.
-    pub fn beats_per_bar(self) -> f64 {
-        f64::from(self.numerator.max(1)) * 4.0 / f64::from(self.denominator.max(1))
-    }
-}
+pub use continuo_core::grid::TimeSig;
 
 #[cfg(test)]
 mod tests {

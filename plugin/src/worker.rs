@@ -7,26 +7,21 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use continuo_core::contract::ModelMeta;
+use continuo_core::answer::{AnswerEvent, Continuation, Conversation};
+use continuo_core::constraints::Constraints;
+use continuo_core::generator::Generator;
+use continuo_core::grid::Meter as Bars;
 use continuo_core::midi::{Keyboard, Note};
-use continuo_core::runtime::{init_runtime, Generator, Model, Provider, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Rng, Sampling};
-use continuo_core::tokens::{encode, push_time_shift, NoteCollector, NoteEvent};
-use continuo_core::vocab::Vocab;
+use continuo_core::runtime::Provider;
+use continuo_core::sampling::{Rng, Sampling};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
-use crate::engine::EngineStats;
 use crate::history::{save_clip, ClipContent, Exchange, History};
-use crate::protocol::{FromWorker, Meter, Prompt, ToWorker, LOOKAHEAD_BEATS};
-
-/// Which model to run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelSource {
-    /// The default model compiled into the plugin.
-    Embedded,
-    Path(PathBuf),
-}
+use crate::library::{load, ModelSource};
+use crate::protocol::{
+    EngineStats, FromWorker, Meter, Prompt, ToWorker, WorkerEnd, LOOKAHEAD_BEATS, SEED_MAX,
+};
 
 /// What the inference thread needs to know about parameters, refreshed by the plugin.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,55 +84,10 @@ pub struct Shared {
 
 pub type SettingsSource = Box<dyn Fn() -> WorkerSettings + Send>;
 
-/// Tokens of context the model reads before answering: the phrase and, before it, as much of
-/// the recent exchange (earlier phrases and answers) as fits. Bounded so that priming stays
-/// well inside the time between a phrase's end and its answer.
-pub const MAX_CONTEXT_TOKENS: usize = 512;
-/// A pause this long between an answer and the next phrase starts a new conversation.
-pub const CONVERSATION_GAP_BEATS: f64 = 8.0;
+/// Tokens generated between two looks at the queue, so a cancel is never long unheard.
+const MAX_TOKENS_PER_POLL: usize = 64;
 const IDLE_SLEEP: Duration = Duration::from_millis(1);
 const SETTINGS_POLL: Duration = Duration::from_millis(50);
-
-pub const DEFAULT_ONNX: &[u8] = include_bytes!("../../models/chopin/model.onnx");
-pub const DEFAULT_META: &str = include_str!("../../models/chopin/model.json");
-
-/// Where ONNX Runtime may be found besides `$ORT_DYLIB_PATH`: beside this plugin's binary,
-/// in its bundle's resources, and in the user's Continuo data folder.
-pub fn library_locations() -> Vec<PathBuf> {
-    let lib = continuo_core::runtime::ORT_LIBRARY;
-    let mut v = Vec::new();
-    if let Some(dir) = crate::location::plugin_binary_dir() {
-        v.push(dir.join(lib));
-        v.push(dir.join("../Resources").join(lib));
-        v.push(dir.join("continuo").join(lib));
-    }
-    if let Some(data) = crate::location::user_data_dir() {
-        v.push(data.join(lib));
-    }
-    v
-}
-
-fn load(source: &ModelSource, provider: Provider) -> Result<Model, String> {
-    init_runtime(&library_locations()).map_err(|e| e.to_string())?;
-    let options = RuntimeOptions {
-        provider,
-        intra_threads: 1,
-    };
-    match source {
-        ModelSource::Embedded => {
-            let meta: ModelMeta = serde_json::from_str(DEFAULT_META)
-                .map_err(|e| format!("embedded model metadata: {e}"))?;
-            Model::from_memory(
-                DEFAULT_ONNX,
-                meta,
-                PathBuf::from("<embedded default model>"),
-                &options,
-            )
-            .map_err(|e| e.to_string())
-        }
-        ModelSource::Path(p) => Model::load(p, &options).map_err(|e| e.to_string()),
-    }
-}
 
 /// A seed that differs between instances and runs (time, address and std's per-process
 /// hash keys), for answers that are meant to vary.
@@ -152,39 +102,6 @@ fn entropy() -> u64 {
     h.finish()
 }
 
-/// The next answer's context: the conversation so far followed by `phrase` — or the phrase
-/// alone after a long pause — without its oldest notes where it would not fit
-/// [`MAX_CONTEXT_TOKENS`]. The conversation becomes that context; the answer joins it as it
-/// is generated.
-fn conversation_context<'a>(
-    conversation: &'a mut Vec<Note>,
-    phrase: Vec<Note>,
-    vocab: &Vocab,
-) -> &'a [Note] {
-    let last_end = conversation.iter().map(|n| n.end).fold(f64::MIN, f64::max);
-    let first_start = phrase.iter().map(|n| n.start).fold(f64::MAX, f64::min);
-    if first_start - last_end > CONVERSATION_GAP_BEATS {
-        conversation.clear();
-    }
-    conversation.extend(phrase);
-    continuo_core::midi::sort_notes(conversation);
-    // The fewest oldest notes to drop, found by bisection: the token count falls as notes go.
-    let fits = |k: usize| encode(&conversation[k..], vocab).len() <= MAX_CONTEXT_TOKENS;
-    let (mut lo, mut hi) = (0, conversation.len().saturating_sub(1));
-    if !fits(lo) {
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            if fits(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        conversation.drain(..hi);
-    }
-    conversation
-}
-
 /// The exchange in the history whose answer is still heard, and the beat its answer ends on
 /// unless cut (kept here so the inference thread's loop need not lock the history for it).
 #[derive(Debug, Clone, Copy)]
@@ -195,11 +112,7 @@ struct Live {
 
 struct Answer {
     id: u32,
-    start_beat: f64,
-    length_steps: u64,
-    step_beats: f64,
-    /// Pairs the generated events into notes for the conversation.
-    collector: NoteCollector,
+    continuation: Continuation,
 }
 
 pub struct Worker {
@@ -214,9 +127,7 @@ pub struct Worker {
     settings_source: Option<SettingsSource>,
     keyboard: Keyboard,
     phrase: Vec<Note>,
-    /// The exchange so far (phrases and answers, in beats), oldest first; the context of the
-    /// next answer.
-    conversation: Vec<Note>,
+    conversation: Conversation,
     answer: Option<Answer>,
     answers: u64,
     /// The exchange in the history whose answer is still heard (cut at an interruption,
@@ -226,6 +137,8 @@ pub struct Worker {
     last_prompt: Option<(Vec<Note>, f64)>,
     /// The phrase grew since the model last read it ahead of time.
     prepare_due: bool,
+    /// The bars of the latest answer: the host's time signature, bars counted from beat 0.
+    bars: Bars,
     /// Draws the seeds of "Vary" from `1..=SEED_MAX`, so that a player can type any of them
     /// into *Seed* (0 there means "Vary" itself). Seeded from entropy: two fresh instances
     /// answer differently.
@@ -233,15 +146,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(
-        rx: Receiver<ToWorker>,
-        tx: Sender<FromWorker>,
-        shared: Arc<Shared>,
-        stats: Arc<EngineStats>,
-    ) -> Self {
+    pub fn new(end: WorkerEnd, shared: Arc<Shared>, stats: Arc<EngineStats>) -> Self {
         Self {
-            rx,
-            tx,
+            rx: end.from_engine,
+            tx: end.to_engine,
             shared,
             stats,
             generator: None,
@@ -250,12 +158,13 @@ impl Worker {
             settings_source: None,
             keyboard: Keyboard::default(),
             phrase: Vec::new(),
-            conversation: Vec::new(),
+            conversation: Conversation::default(),
             answer: None,
             answers: 0,
             live: None,
             last_prompt: None,
             prepare_due: false,
+            bars: Bars::default(),
             vary: Rng::new(entropy()),
         }
     }
@@ -431,17 +340,11 @@ impl Worker {
         if answer.is_some() || self.live.is_some() {
             if let Some(mut answer) = answer {
                 // Notes sounding at the interruption were heard until it.
-                let (start, step) = (answer.start_beat, answer.step_beats);
-                let open = answer
-                    .collector
-                    .close_all(beat, |s| start + s as f64 * step);
+                let open = answer.continuation.cancel(beat);
                 self.record(&open);
-                self.conversation.extend(open);
+                open.into_iter().for_each(|n| self.conversation.heard(n));
             }
-            self.conversation.retain(|n| n.start < beat);
-            for n in &mut self.conversation {
-                n.end = n.end.min(beat);
-            }
+            self.conversation.cut(beat);
         }
         if let Some(Live { serial, .. }) = self.live {
             if let Some(e) = self.shared.history.lock().get_mut(serial) {
@@ -467,9 +370,9 @@ impl Worker {
         }
         let vocab = generator.model().meta().vocab;
         let mut conversation = self.conversation.clone();
-        let recent = conversation_context(&mut conversation, self.phrase.clone(), &vocab);
+        let recent = conversation.add_phrase(self.phrase.iter().copied(), &vocab);
         // A failure shows when the answer primes for real.
-        let _ = generator.prepare(&encode(recent, &vocab));
+        let _ = Continuation::prepare(generator, recent, &self.bars);
     }
 
     /// Adds generated notes to the live exchange's answer.
@@ -536,30 +439,30 @@ impl Worker {
         };
         let vocab = generator.model().meta().vocab;
         let played = phrase.clone();
-        let recent = conversation_context(&mut self.conversation, phrase, &vocab);
-        let context = encode(recent, &vocab);
-        // Tell the model about the rest between the phrase and the answer, so the answer's
-        // first step lands on `start_beat` and keeps the phrase's grid phase.
-        let spb = f64::from(vocab.steps_per_beat);
-        let last_event = recent
-            .iter()
-            .map(|n| (n.end * spb).round().max((n.start * spb).round() + 1.0))
-            .fold(0.0, f64::max);
-        let gap = ((start_beat * spb).round() - last_event).max(0.0) as u64;
-        let mut rest = Vec::new();
-        push_time_shift(&mut rest, gap, &vocab);
+        let recent = self.conversation.add_phrase(phrase, &vocab);
         // *Again* always varies: the fixed seed's answer is the one already heard.
         let seed = if self.settings.seed == 0 || prompt == Prompt::Again {
-            1 + self.vary.below(crate::params::SEED_MAX)
+            1 + self.vary.below(SEED_MAX)
         } else {
             self.settings.seed
         };
         generator.reseed(seed);
-        if let Err(e) = generator.prime_after(&context, &rest) {
-            self.shared.status.lock().message = Some(format!("inference failed: {e}"));
-            self.stats.progress.publish(id, f64::INFINITY);
-            return;
-        }
+        self.bars = Bars::constant(meter.time_sig);
+        let started = Continuation::start(
+            generator,
+            recent,
+            &self.bars,
+            Some(start_beat),
+            length_beats,
+        );
+        let continuation = match started {
+            Ok(c) => c,
+            Err(e) => {
+                self.shared.status.lock().message = Some(format!("inference failed: {e}"));
+                self.stats.progress.publish(id, f64::INFINITY);
+                return;
+            }
+        };
         self.answers += 1;
         let model = generator.model().meta().name.clone();
         {
@@ -583,13 +486,7 @@ impl Worker {
             serial,
             end: start_beat + length_beats,
         });
-        self.answer = Some(Answer {
-            id,
-            start_beat,
-            length_steps: (length_beats * spb).round() as u64,
-            step_beats: vocab.step_beats(),
-            collector: NoteCollector::default(),
-        });
+        self.answer = Some(Answer { id, continuation });
     }
 
     /// Generates the current answer up to `horizon` (beats). Returns whether it generated.
@@ -598,74 +495,41 @@ impl Worker {
         else {
             return false;
         };
-        let tx = &self.tx;
-        let stats = &self.stats;
-        let conversation = &mut self.conversation;
+        let (tx, stats, conversation) = (&self.tx, &self.stats, &mut self.conversation);
+        let id = answer.id;
         let mut heard = Vec::new();
-        let (id, start, step_beats) = (answer.id, answer.start_beat, answer.step_beats);
-        let collector = &mut answer.collector;
-        let mut send = |ev: NoteEvent| {
-            let to_beat = |step: u64| start + step as f64 * step_beats;
-            let msg = match ev {
-                NoteEvent::On {
-                    pitch,
-                    velocity,
-                    step,
-                } => FromWorker::Note {
-                    id,
-                    beat: to_beat(step),
-                    pitch,
-                    velocity,
-                },
-                NoteEvent::Off { pitch, step } => FromWorker::Note {
-                    id,
-                    beat: to_beat(step),
-                    pitch,
-                    velocity: 0,
-                },
+        let send = |ev: AnswerEvent| {
+            let msg = FromWorker::Note {
+                id,
+                beat: ev.beat,
+                pitch: ev.pitch,
+                velocity: ev.velocity,
             };
             if tx.try_send(msg).is_err() {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
-            if let Some(note) = collector.push(ev, to_beat) {
-                conversation.push(note);
+            if let Some(note) = ev.ended {
+                conversation.heard(note);
                 heard.push(note);
             }
         };
-        let length_steps = answer.length_steps;
-        let constraints = Constraints {
-            end_step: Some(length_steps),
-            ..self.settings.constraints
-        };
-        let mut worked = false;
-        let mut tokens = 0;
-        let mut finished = false;
-        while start + generator.step_count() as f64 * step_beats < horizon && tokens < 64 {
-            worked = true;
-            tokens += 1;
-            if generator.step_count() >= length_steps {
-                // The answer is complete: end what still sounds at its last step.
-                finished = true;
-                break;
-            }
-            match generator.step(&constraints, &self.settings.sampling, &mut send) {
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => {
-                    finished = true;
-                    break;
-                }
-            }
-        }
-        if finished {
-            generator.release_all(&mut send);
-        }
-        if finished {
+        // A model that fails mid-answer ends it; what it played stands.
+        let worked = answer
+            .continuation
+            .generate(
+                generator,
+                horizon,
+                MAX_TOKENS_PER_POLL,
+                &self.settings.constraints,
+                &self.settings.sampling,
+                send,
+            )
+            .unwrap_or(true);
+        let through = answer.continuation.generated_through(generator);
+        if answer.continuation.is_finished() {
             self.answer = None;
-            self.stats.progress.publish(id, f64::INFINITY);
-        } else {
-            let through = start + generator.step_count() as f64 * step_beats;
-            self.stats.progress.publish(id, through);
         }
+        self.stats.progress.publish(id, through);
         self.record(&heard);
         worked
     }
@@ -680,9 +544,8 @@ mod tests {
     use super::*;
 
     fn fresh_worker() -> Worker {
-        let (_, rx) = crossbeam_channel::bounded(1);
-        let (tx, _) = crossbeam_channel::bounded(1);
-        Worker::new(rx, tx, Arc::default(), Arc::default())
+        let (_, end, stats) = crate::protocol::connect();
+        Worker::new(end, Arc::default(), stats)
     }
 
     #[test]
@@ -704,55 +567,11 @@ mod tests {
     #[test]
     fn fresh_instances_vary_differently() {
         let firsts: Vec<u64> = (0..4)
-            .map(|_| fresh_worker().vary.below(crate::params::SEED_MAX))
+            .map(|_| fresh_worker().vary.below(SEED_MAX))
             .collect();
         assert!(
             firsts.windows(2).any(|w| w[0] != w[1]),
             "every fresh instance drew {firsts:?}"
         );
-    }
-
-    fn note(pitch: u8, start: f64, end: f64) -> Note {
-        Note {
-            pitch,
-            velocity: 80,
-            start,
-            end,
-        }
-    }
-
-    #[test]
-    fn the_context_is_the_recent_exchange_within_its_bound() {
-        let vocab = Vocab::default();
-        let mut conversation = Vec::new();
-        let phrase1: Vec<Note> = (0..4)
-            .map(|i| note(60 + i, i as f64, i as f64 + 0.5))
-            .collect();
-        let c = conversation_context(&mut conversation, phrase1.clone(), &vocab).to_vec();
-        assert_eq!(c, phrase1);
-        // The answer joins, then the next phrase: all three are the context, in time order.
-        conversation.push(note(72, 5.0, 6.0));
-        let phrase2 = vec![note(65, 8.0, 9.0)];
-        let c = conversation_context(&mut conversation, phrase2, &vocab).to_vec();
-        assert_eq!(c.len(), 6);
-        assert_eq!((c[4].pitch, c[5].pitch), (72, 65));
-
-        // A long pause starts a new conversation.
-        let phrase3 = vec![note(50, 30.0, 31.0)];
-        let c = conversation_context(&mut conversation, phrase3.clone(), &vocab).to_vec();
-        assert_eq!(c, phrase3);
-
-        // However long the exchange, the context keeps its most recent part within the bound.
-        let long: Vec<Note> = (0..2000)
-            .map(|i| note(40 + (i % 40) as u8, i as f64 * 0.25, i as f64 * 0.25 + 0.2))
-            .collect();
-        let c = conversation_context(&mut conversation, long.clone(), &vocab).to_vec();
-        let tokens = encode(&c, &vocab).len();
-        assert!(tokens <= MAX_CONTEXT_TOKENS, "{tokens}");
-        assert!(
-            tokens > MAX_CONTEXT_TOKENS / 2,
-            "{tokens}: dropped too much"
-        );
-        assert_eq!(c.last(), long.last(), "the newest note stays");
     }
 }

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use continuo::history::ClipContent;
+use continuo::library::ModelSource;
 use continuo::protocol::Prompt;
 use continuo::sim::{Sim, SAMPLES_PER_BEAT, TEMPO};
-use continuo::worker::{ModelSource, WorkerSettings};
+use continuo::worker::WorkerSettings;
 use continuo_core::midi::{read_midi, Note};
 
 /// The token grid: a note read back from a clip lies within one step of what was played.
@@ -136,4 +137,54 @@ fn save_every_answer_writes_each_exchange_once_heard_as_played() {
         "saved {answer:?}\nheard {heard:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_plugin_answers_a_phrase_as_trainer_generate_does() {
+    use continuo_core::answer::continue_score;
+    use continuo_core::constraints::Constraints;
+    use continuo_core::generator::Generator;
+    use continuo_core::midi::Score;
+    use continuo_core::runtime::{init_runtime, Model, RuntimeOptions};
+    use continuo_core::sampling::Sampling;
+
+    let mut r = sim(WorkerSettings {
+        seed: 11,
+        ..Default::default()
+    });
+    r.play(&phrase(), 14.0);
+    let exchange = r
+        .shared
+        .history
+        .lock()
+        .newest_first()
+        .next()
+        .cloned()
+        .unwrap();
+    assert!(exchange.answer.len() >= 4, "{exchange:?}");
+
+    // `trainer generate`'s loop, on the same phrase, start, length and seed.
+    init_runtime(&continuo::library::library_locations()).unwrap();
+    let meta = serde_json::from_str(continuo::library::DEFAULT_META).unwrap();
+    let model = Model::from_memory(
+        continuo::library::DEFAULT_ONNX,
+        meta,
+        "embedded".into(),
+        &RuntimeOptions::default(),
+    )
+    .unwrap();
+    let mut generator = Generator::new(model, exchange.seed);
+    let answer = continue_score(
+        &mut generator,
+        &Score::new(exchange.phrase.clone(), TEMPO),
+        Some(exchange.answer_start),
+        exchange.answer_end - exchange.answer_start,
+        &Constraints::answer_default(),
+        &Sampling::default(),
+    )
+    .unwrap();
+
+    let mut played = exchange.answer.clone();
+    continuo_core::midi::sort_notes(&mut played);
+    assert_eq!(answer, played, "the same notes, to the sample");
 }

@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
-use continuo::engine::{Engine, EngineStats, OutEvent, Settings, Transport};
-use continuo::protocol::{FROM_WORKER_CAPACITY, TO_WORKER_CAPACITY};
+use continuo::engine::{Engine, OutEvent, Settings, Transport};
+use continuo::protocol::connect;
 use continuo::worker::{Shared, Worker, WorkerSettings};
-use crossbeam_channel::bounded;
 
 const SAMPLE_RATE: f64 = 48_000.0;
 const ANSWER_CHANNEL: u8 = 1;
@@ -17,16 +16,14 @@ const ANSWER_CHANNEL: u8 = 1;
 /// `block`-sample blocks.
 fn render(block: u32, tempo: f64, seed: u64) -> Vec<(f64, OutEvent)> {
     let spb = SAMPLE_RATE * 60.0 / tempo;
-    let (to_worker, worker_rx) = bounded(TO_WORKER_CAPACITY);
-    let (worker_tx, from_worker) = bounded(FROM_WORKER_CAPACITY);
+    let (engine_end, worker_end, stats) = connect();
     let shared = Arc::new(Shared::default());
-    let stats = Arc::new(EngineStats::default());
-    let mut engine = Engine::new(to_worker, from_worker, stats.clone());
+    let mut engine = Engine::new(engine_end, stats.clone());
     let worker_settings = WorkerSettings {
         seed,
         ..Default::default()
     };
-    let mut worker = Worker::new(worker_rx, worker_tx, shared.clone(), stats);
+    let mut worker = Worker::new(worker_end, shared.clone(), stats);
     worker.refresh_settings(worker_settings.clone());
     assert!(
         shared.status.lock().model.is_some(),

@@ -34,7 +34,7 @@ fn training_step(c: &mut Criterion) {
         };
         let (b, t) = (cfg.batch_size, cfg.seq_len);
         let vocab = Vocab::default();
-        let mut learner = new_learner(&cfg, vocab.size(), device, threads).unwrap();
+        let mut learner = new_learner(&cfg, &vocab, device, threads).unwrap();
         let batch = Batch {
             inputs: (0..b * t)
                 .map(|i| ((i * 7919) % vocab.size()) as i64)
@@ -42,6 +42,8 @@ fn training_step(c: &mut Criterion) {
             targets: (0..b * t)
                 .map(|i| ((i * 104_729) % vocab.size()) as i64)
                 .collect(),
+            phase: (0..b * t).map(|i| (i % 24) as i64).collect(),
+            bar_beat: (0..b * t).map(|i| (i / 24 % 4) as i64).collect(),
             batch: b,
             seq_len: t,
         };
@@ -70,7 +72,7 @@ fn inference_step(c: &mut Criterion) {
             num_layers: layers,
             ..arch()
         };
-        let net = ContinuoNet::new(vocab.size(), arch, 0.0, &device);
+        let net = ContinuoNet::new(&vocab, arch, 0.0, &device);
         let dir = std::env::temp_dir().join(format!(
             "continuo-bench-{}-{layers}x{hidden}",
             std::process::id()
@@ -89,7 +91,11 @@ fn inference_step(c: &mut Criterion) {
         group.bench_function(format!("{layers}x{hidden}"), |bench| {
             bench.iter(|| {
                 tok = (tok + 37) % vocab.size() as u32;
-                model.run(&[tok]).unwrap()[0]
+                let at = continuo_core::grid::Position {
+                    phase: (tok % 24) as u16,
+                    bar_beat: (tok % 4) as u8,
+                };
+                model.run(&[tok], &[at]).unwrap()[0]
             })
         });
         std::fs::remove_dir_all(&dir).ok();

@@ -3,16 +3,49 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{bail, Context};
+use continuo_core::grid::{self, Position};
 use continuo_core::midi::{read_midi, Score};
 use continuo_core::sampling::Rng;
 use continuo_core::tokens::encode;
 use continuo_core::vocab::{Token, Vocab};
 
-/// One piece as token ids, starting with `BOS`.
+/// One piece as token ids, starting with `BOS`, and the grid position after each.
 #[derive(Debug, Clone)]
 pub struct Piece {
     pub name: String,
     pub ids: Vec<u16>,
+    /// Grid step within the beat after each token, parallel to `ids`.
+    pub phase: Vec<u16>,
+    /// Whole beats since the bar began after each token, parallel to `ids`.
+    pub bar_beat: Vec<u8>,
+}
+
+impl Piece {
+    /// `score` as tokens from `BOS` on, placed on its own meter.
+    pub fn from_score(name: String, score: &Score, vocab: &Vocab) -> Self {
+        let mut tokens = vec![Token::Bos];
+        tokens.extend(encode(&score.notes, vocab));
+        // `encode` starts the stream at the first note's grid step; BOS sits there too.
+        let first = score
+            .first_start()
+            .map_or(0, |beat| grid::step_of(beat, vocab));
+        let positions = score.meter.positions(&tokens, first, vocab);
+        Self {
+            name,
+            ids: tokens.iter().map(|&t| vocab.encode(t) as u16).collect(),
+            phase: positions.iter().map(|p| p.phase).collect(),
+            bar_beat: positions.iter().map(|p| p.bar_beat).collect(),
+        }
+    }
+
+    /// The grid position after token `k`.
+    pub fn position(&self, k: usize) -> Position {
+        Position {
+            phase: self.phase[k],
+            bar_beat: self.bar_beat[k],
+        }
+    }
 }
 
 /// A file that could not be used, and why.
@@ -50,16 +83,37 @@ pub fn load_pieces(dir: &Path, vocab: &Vocab) -> std::io::Result<(Vec<Piece>, Ve
     let (scores, skipped) = read_scores(dir)?;
     let pieces = scores
         .into_iter()
-        .map(|NamedScore { name, score }| {
-            let mut ids = vec![vocab.encode(Token::Bos) as u16];
-            ids.extend(
-                encode(&score.notes, vocab)
-                    .into_iter()
-                    .map(|t| vocab.encode(t) as u16),
-            );
-            Piece { name, ids }
-        })
+        .map(|NamedScore { name, score }| Piece::from_score(name, &score, vocab))
         .collect();
+    Ok((pieces, skipped))
+}
+
+/// [`load_pieces`] over several folders. With more than one, each piece's name starts with
+/// its folder's name, so that pieces of the same path in two folders stay apart (a resumed
+/// run finds its split by name).
+pub fn load_folders(dirs: &[PathBuf], vocab: &Vocab) -> anyhow::Result<(Vec<Piece>, Vec<Skipped>)> {
+    let mut pieces = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in dirs {
+        let (mut p, s) = load_pieces(dir, vocab)
+            .with_context(|| format!("reading MIDI folder {}", dir.display()))?;
+        if dirs.len() > 1 {
+            let prefix = dir.file_name().unwrap_or(dir.as_os_str()).to_string_lossy();
+            for piece in &mut p {
+                piece.name = format!("{prefix}/{}", piece.name);
+            }
+        }
+        pieces.extend(p);
+        skipped.extend(s);
+    }
+    let mut names: Vec<&str> = pieces.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(
+            "two data files are both named {:?}; give --data folders with different names",
+            w[0]
+        );
+    }
     Ok((pieces, skipped))
 }
 
@@ -117,11 +171,14 @@ pub fn split_pieces(
     (pieces, val)
 }
 
-/// A batch of windows: `inputs` and `targets` are `[batch, seq_len]`, row-major.
+/// A batch of windows: `inputs` and `targets` are `[batch, seq_len]`, row-major, and so are
+/// `phase` and `bar_beat`, the grid position after each input token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     pub inputs: Vec<i64>,
     pub targets: Vec<i64>,
+    pub phase: Vec<i64>,
+    pub bar_beat: Vec<i64>,
     pub batch: usize,
     pub seq_len: usize,
 }
@@ -217,6 +274,8 @@ impl<'a> TrainSampler<'a> {
         let (t, b) = (self.seq_len, self.batch_size);
         let mut inputs = Vec::with_capacity(b * t);
         let mut targets = Vec::with_capacity(b * t);
+        let mut phase = Vec::with_capacity(b * t);
+        let mut bar_beat = Vec::with_capacity(b * t);
         let mut window = vec![0u16; t + 1];
         for _ in 0..b {
             let pick = rng.below(self.tokens() as u64) as usize;
@@ -238,10 +297,18 @@ impl<'a> TrainSampler<'a> {
             }
             inputs.extend(window[..t].iter().map(|&x| i64::from(x)));
             targets.extend(window[1..].iter().map(|&x| i64::from(x)));
+            // Transposition moves pitches, never time: the positions are the piece's own.
+            for k in 0..t {
+                let at = (start + k) % ids.len();
+                phase.push(i64::from(piece.phase[at]));
+                bar_beat.push(i64::from(piece.bar_beat[at]));
+            }
         }
         Batch {
             inputs,
             targets,
+            phase,
+            bar_beat,
             batch: b,
             seq_len: t,
         }
@@ -251,27 +318,32 @@ impl<'a> TrainSampler<'a> {
 /// Validation batches: consecutive, non-overlapping windows covering every validation
 /// token once, no augmentation. The last batch may hold fewer rows.
 pub fn validation_batches(pieces: &[Piece], seq_len: usize, batch_size: usize) -> Vec<Batch> {
-    let mut rows: Vec<(Vec<i64>, Vec<i64>)> = Vec::new();
+    // (piece, first input token) of each full window.
+    let mut rows: Vec<(&Piece, usize)> = Vec::new();
     for p in pieces {
         let mut start = 0;
         while start + 1 < p.ids.len() {
             let end = (start + seq_len).min(p.ids.len() - 1);
-            let len = end - start;
-            if len == seq_len {
-                let input = p.ids[start..end].iter().map(|&x| i64::from(x)).collect();
-                let target = p.ids[start + 1..end + 1]
-                    .iter()
-                    .map(|&x| i64::from(x))
-                    .collect();
-                rows.push((input, target));
+            if end - start == seq_len {
+                rows.push((p, start));
             }
             start = end;
         }
     }
+    let column = |chunk: &[(&Piece, usize)], shift: usize, value: &dyn Fn(&Piece, usize) -> i64| {
+        chunk
+            .iter()
+            .flat_map(|&(p, start)| {
+                (start + shift..start + shift + seq_len).map(move |k| value(p, k))
+            })
+            .collect::<Vec<i64>>()
+    };
     rows.chunks(batch_size)
         .map(|chunk| Batch {
-            inputs: chunk.iter().flat_map(|r| r.0.iter().copied()).collect(),
-            targets: chunk.iter().flat_map(|r| r.1.iter().copied()).collect(),
+            inputs: column(chunk, 0, &|p, k| i64::from(p.ids[k])),
+            targets: column(chunk, 1, &|p, k| i64::from(p.ids[k])),
+            phase: column(chunk, 0, &|p, k| i64::from(p.phase[k])),
+            bar_beat: column(chunk, 0, &|p, k| i64::from(p.bar_beat[k])),
             batch: chunk.len(),
             seq_len,
         })
@@ -281,11 +353,15 @@ pub fn validation_batches(pieces: &[Piece], seq_len: usize, batch_size: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use continuo_core::grid::{Meter, TimeSig};
+    use continuo_core::midi::Note;
 
     fn piece(name: &str, len: usize) -> Piece {
         Piece {
             name: name.into(),
             ids: (0..len).map(|i| (1 + i % 100) as u16).collect(),
+            phase: (0..len).map(|i| (i % 24) as u16).collect(),
+            bar_beat: (0..len).map(|i| (i / 24 % 4) as u8).collect(),
         }
     }
 
@@ -318,6 +394,150 @@ mod tests {
             let t = &b.targets[row * 16..(row + 1) * 16];
             assert_eq!(&i[1..], &t[..15]);
         }
+    }
+
+    /// Whether each row of `b` is a window of one of `pieces`, positions and all.
+    fn rows_are_windows(b: &Batch, pieces: &[Piece]) -> bool {
+        let t = b.seq_len;
+        (0..b.batch).all(|row| {
+            let r = row * t..(row + 1) * t;
+            let (i, ph, bb) = (&b.inputs[r.clone()], &b.phase[r.clone()], &b.bar_beat[r]);
+            pieces.iter().any(|p| {
+                (0..p.ids.len()).any(|s| {
+                    (0..t).all(|k| {
+                        let at = (s + k) % p.ids.len();
+                        i[k] == i64::from(p.ids[at])
+                            && ph[k] == i64::from(p.phase[at])
+                            && bb[k] == i64::from(p.bar_beat[at])
+                    })
+                })
+            })
+        })
+    }
+
+    #[test]
+    fn batches_carry_the_positions_of_their_tokens() {
+        let pieces = vec![piece("a", 300), piece("b", 40)];
+        let s = TrainSampler::new(&pieces, Vocab::default(), 16, 6, 0, 3);
+        for index in 0..4 {
+            let b = s.batch(0, index);
+            assert_eq!((b.phase.len(), b.bar_beat.len()), (6 * 16, 6 * 16));
+            assert!(rows_are_windows(&b, &pieces));
+        }
+        for b in validation_batches(&pieces, 8, 3) {
+            assert!(rows_are_windows(&b, &pieces));
+        }
+    }
+
+    fn note(pitch: u8, start: f64, end: f64) -> Note {
+        Note {
+            pitch,
+            velocity: 80,
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn a_piece_in_three_four_counts_three_beats_a_bar() {
+        let v = Vocab::default();
+        let notes = (0..7)
+            .map(|b| note(60 + b as u8, f64::from(b), f64::from(b) + 0.5))
+            .collect();
+        let score = Score {
+            meter: Meter::constant(TimeSig {
+                numerator: 3,
+                denominator: 4,
+            }),
+            ..Score::new(notes, 100.0)
+        };
+        let p = Piece::from_score("waltz".into(), &score, &v);
+        assert_eq!(
+            (p.phase.len(), p.bar_beat.len()),
+            (p.ids.len(), p.ids.len())
+        );
+        let onsets: Vec<Position> = (0..p.ids.len())
+            .filter(|&k| matches!(v.decode(p.ids[k] as usize), Some(Token::NoteOn(_))))
+            .map(|k| p.position(k))
+            .collect();
+        let beats: Vec<u8> = onsets.iter().map(|q| q.bar_beat).collect();
+        assert_eq!(beats, [0, 1, 2, 0, 1, 2, 0]);
+        assert!(onsets.iter().all(|q| q.phase == 0));
+        // Each note-off comes half a beat after its onset.
+        let offs: Vec<Position> = (0..p.ids.len())
+            .filter(|&k| matches!(v.decode(p.ids[k] as usize), Some(Token::NoteOff(_))))
+            .map(|k| p.position(k))
+            .collect();
+        assert!(offs.iter().all(|q| q.phase == 12));
+    }
+
+    #[test]
+    fn a_piece_starts_where_its_first_note_does_and_transposition_keeps_time() {
+        let v = Vocab::default();
+        // Common time; the first note on the second half of beat 2 of bar 2.
+        let score = Score::new(vec![note(64, 5.5, 6.0), note(67, 6.0, 8.0)], 90.0);
+        let p = Piece::from_score("late".into(), &score, &v);
+        let start = Position {
+            phase: 12,
+            bar_beat: 1,
+        };
+        assert_eq!(v.decode(p.ids[0] as usize), Some(Token::Bos));
+        assert_eq!(p.position(0), start);
+        assert_eq!(p.position(1), start);
+        let last = p.ids.len() - 1;
+        assert_eq!(
+            p.position(last),
+            Position::default(),
+            "the last off is at beat 8"
+        );
+
+        // A window as long as the piece starts at its start, whatever the transposition.
+        let t = p.ids.len();
+        let pieces = [p];
+        let s = TrainSampler::new(&pieces, v, t, 8, 5, 1);
+        let b = s.batch(0, 0);
+        let positions: Vec<(i64, i64)> = (0..t)
+            .map(|k| {
+                (
+                    i64::from(pieces[0].phase[k]),
+                    i64::from(pieces[0].bar_beat[k]),
+                )
+            })
+            .collect();
+        let mut transposed = 0;
+        for row in 0..8 {
+            let r = row * t..(row + 1) * t;
+            let got: Vec<(i64, i64)> = r.clone().map(|k| (b.phase[k], b.bar_beat[k])).collect();
+            assert_eq!(got, positions);
+            let ids: Vec<i64> = pieces[0].ids.iter().map(|&x| i64::from(x)).collect();
+            transposed += usize::from(b.inputs[r] != ids[..]);
+        }
+        assert!(transposed > 0, "some rows were transposed");
+    }
+
+    #[test]
+    fn several_folders_keep_pieces_of_the_same_name_apart() {
+        let v = Vocab::default();
+        let root = std::env::temp_dir().join(format!("continuo-folders-{}", std::process::id()));
+        let (a, b) = (root.join("one"), root.join("two"));
+        let bytes =
+            continuo_core::midi::write_midi(&Score::new(vec![note(60, 0.0, 1.0)], 120.0)).unwrap();
+        for dir in [&a, &b] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("same.mid"), &bytes).unwrap();
+        }
+        let (pieces, skipped) = load_folders(&[a.clone(), b.clone()], &v).unwrap();
+        assert!(skipped.is_empty());
+        let names: Vec<&str> = pieces.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["one/same.mid", "two/same.mid"]);
+        let (pieces, _) = load_folders(std::slice::from_ref(&a), &v).unwrap();
+        assert_eq!(
+            pieces[0].name, "same.mid",
+            "one folder names pieces as before"
+        );
+        let err = load_folders(&[a.clone(), a], &v).unwrap_err().to_string();
+        assert!(err.contains("one/same.mid"), "{err}");
+        std::fs::remove_dir_all(root).ok();
     }
 
     #[test]

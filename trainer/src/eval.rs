@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use continuo_core::grid::Position;
 use continuo_core::runtime::{Model, RuntimeOptions};
 
 use crate::data;
@@ -36,9 +37,10 @@ pub fn evaluate(model_path: &Path, data_dir: &Path) -> Result<(EvalReport, Vec<d
     for piece in &pieces {
         let mut state = vec![0.0f32; state_len];
         let ids: Vec<i64> = piece.ids.iter().map(|&x| i64::from(x)).collect();
+        let grid: Vec<Position> = (0..ids.len()).map(|k| piece.position(k)).collect();
         for start in (0..ids.len().saturating_sub(1)).step_by(CHUNK) {
             let end = (start + CHUNK).min(ids.len() - 1);
-            let (logits, hn) = model.forward(&ids[start..end], 1, &state)?;
+            let (logits, hn) = model.forward(&ids[start..end], &grid[start..end], 1, &state)?;
             state = hn;
             for (k, row) in logits.chunks_exact(v).enumerate() {
                 let target = ids[start + k + 1] as usize;

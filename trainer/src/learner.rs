@@ -12,6 +12,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use continuo_core::contract::Architecture;
+use continuo_core::vocab::Vocab;
 
 use crate::config::TrainConfig;
 use crate::data::Batch;
@@ -41,7 +42,7 @@ pub trait Learner {
 /// The engine a device name selects: `cpu` → fused, anything else → burn on that device.
 pub fn new_learner(
     config: &TrainConfig,
-    vocab: usize,
+    vocab: &Vocab,
     device: &str,
     threads: usize,
 ) -> Result<Box<dyn Learner>> {
@@ -92,11 +93,14 @@ pub struct FusedLearner {
 
 /// File of a fused checkpoint: weights, then Adam's two moments, little-endian `f32`.
 const FUSED_FILE: &str = "fused.bin";
-const FUSED_MAGIC: &[u8; 8] = b"CNTFUSE1";
+/// Format 2 holds the grid embeddings (model contract 2).
+const FUSED_MAGIC: &[u8; 8] = b"CNTFUSE2";
+/// The format before the grid embeddings.
+const FUSED_MAGIC_1: &[u8; 8] = b"CNTFUSE1";
 
 impl FusedLearner {
     pub fn new(init: &ContinuoNet, config: &TrainConfig, threads: usize) -> Self {
-        let layout = Layout::new(init.embedding.weight.dims()[0], init.architecture());
+        let layout = Layout::of(init);
         let params = layout.read(init);
         let len = layout.len;
         Self {
@@ -111,6 +115,8 @@ impl FusedLearner {
         Window {
             inputs: &batch.inputs,
             targets: &batch.targets,
+            phase: &batch.phase,
+            bar_beat: &batch.bar_beat,
             batch: batch.batch,
             time: batch.seq_len,
             state: None,
@@ -180,6 +186,9 @@ impl FusedLearner {
             );
         }
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if bytes.starts_with(FUSED_MAGIC_1) {
+            return Err(before_the_grid(&path));
+        }
         let n = self.net.params.len();
         if bytes.len() != 16 + 12 * n || &bytes[..8] != FUSED_MAGIC {
             bail!(
@@ -205,6 +214,14 @@ impl FusedLearner {
     }
 }
 
+/// Why a checkpoint of a network without the grid tables cannot be loaded.
+fn before_the_grid(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} was written by an earlier trainer, for models that do not hear the grid (contract 1); this trainer cannot continue or fine-tune from it: start a new run",
+        path.display()
+    )
+}
+
 pub struct BurnLearner {
     net: ContinuoNet,
     optim: ModuleOptimizer,
@@ -227,23 +244,41 @@ impl BurnLearner {
     }
 }
 
-/// `[batch, time]` inputs and flat targets of `batch` on `device`.
-pub fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
-    let inputs = Tensor::from_data(
-        TensorData::new(batch.inputs.clone(), [batch.batch, batch.seq_len]),
-        device,
-    );
-    let targets = Tensor::from_data(
-        TensorData::new(batch.targets.clone(), [batch.batch * batch.seq_len]),
-        device,
-    );
-    (inputs, targets)
+/// A batch on a device: `[batch, time]` inputs and their grid positions, flat targets.
+pub struct BatchTensors {
+    pub inputs: Tensor<2, Int>,
+    pub phase: Tensor<2, Int>,
+    pub bar_beat: Tensor<2, Int>,
+    pub targets: Tensor<1, Int>,
+}
+
+pub fn to_tensors(batch: &Batch, device: &Device) -> BatchTensors {
+    let grid = |values: &[i64]| {
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), [batch.batch, batch.seq_len]),
+            device,
+        )
+    };
+    BatchTensors {
+        inputs: grid(&batch.inputs),
+        phase: grid(&batch.phase),
+        bar_beat: grid(&batch.bar_beat),
+        targets: Tensor::from_data(
+            TensorData::new(batch.targets.clone(), [batch.batch * batch.seq_len]),
+            device,
+        ),
+    }
 }
 
 /// Mean cross-entropy of `net`'s logits for `batch`.
 pub fn burn_loss(net: &ContinuoNet, batch: &Batch, device: &Device) -> Tensor<1> {
-    let (inputs, targets) = to_tensors(batch, device);
-    let (logits, _) = net.forward(inputs, None);
+    let BatchTensors {
+        inputs,
+        phase,
+        bar_beat,
+        targets,
+    } = to_tensors(batch, device);
+    let (logits, _) = net.forward(inputs, phase, bar_beat, None);
     let [b, t, v] = logits.dims();
     CrossEntropyLossConfig::new()
         .init(device)
@@ -301,11 +336,15 @@ impl Learner for BurnLearner {
     }
 
     fn load_weights(&mut self, dir: &Path) -> Result<()> {
-        self.net = self
-            .net
-            .clone()
-            .try_load_file(dir.join("model.bpk"))
-            .map_err(|e| anyhow::anyhow!("loading the model checkpoint: {e:?}"))?;
+        let path = dir.join("model.bpk");
+        self.net = self.net.clone().try_load_file(&path).map_err(|e| {
+            let message = format!("{e:?}");
+            if message.contains("phase.weight") {
+                before_the_grid(&path)
+            } else {
+                anyhow::anyhow!("loading the model checkpoint: {message}")
+            }
+        })?;
         Ok(())
     }
 }

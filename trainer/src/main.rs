@@ -43,7 +43,7 @@ enum Command {
         #[arg(long)]
         prompt: PathBuf,
         /// Length of the continuation in beats.
-        #[arg(long, default_value_t = 16.0)]
+        #[arg(long, default_value_t = 16.0, value_parser = within((1.0 / 24.0, 4096.0)))]
         beats: f64,
         #[command(flatten)]
         sampling: SamplingArgs,
@@ -55,7 +55,7 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
         variations: u64,
         /// Longest a generated note may sound, in beats (0: no limit).
-        #[arg(long, default_value_t = continuo_core::sampling::DEFAULT_LONGEST_NOTE_BEATS)]
+        #[arg(long, default_value_t = continuo_core::constraints::DEFAULT_LONGEST_NOTE_BEATS, value_parser = within((0.0, 64.0)))]
         longest_note: f32,
         #[arg(long)]
         out: PathBuf,
@@ -85,17 +85,46 @@ enum Command {
 /// How notes are drawn; the defaults are the plugin's.
 #[derive(clap::Args)]
 struct SamplingArgs {
-    #[arg(long, default_value_t = Sampling::DEFAULT_TEMPERATURE)]
+    #[arg(long, default_value_t = Sampling::DEFAULT_TEMPERATURE, value_parser = within(Sampling::TEMPERATURE))]
     temperature: f32,
     /// Never draw a token less likely than this share of the likeliest one (0: off).
-    #[arg(long, default_value_t = Sampling::DEFAULT_MIN_P)]
+    #[arg(long, default_value_t = Sampling::DEFAULT_MIN_P, value_parser = within(Sampling::MIN_P))]
     min_p: f32,
     /// Logit penalty on striking the previous onset's pitch again (0: off).
-    #[arg(long, default_value_t = Sampling::DEFAULT_REPEAT_PENALTY)]
+    #[arg(long, default_value_t = Sampling::DEFAULT_REPEAT_PENALTY, value_parser = within(Sampling::REPEAT_PENALTY))]
     repeat_penalty: f32,
-    /// Pull toward the prompt's pitch classes, register, density and repeats (0: off).
-    #[arg(long, default_value_t = Sampling::DEFAULT_FOLLOW)]
+    /// Pull toward the prompt's pitch classes, register, pace, chords, grid and repeats (0: off).
+    #[arg(long, default_value_t = Sampling::DEFAULT_FOLLOW, value_parser = within(Sampling::FOLLOW))]
     follow: f32,
+    /// Onsets per beat against the prompt's, in octaves (-1: half, 1: twice), under --follow.
+    #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::DENSITY), allow_hyphen_values = true)]
+    density: f32,
+    /// Notes per onset against the prompt's, in octaves (-1: half, 1: twice), under --follow.
+    #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::POLYPHONY), allow_hyphen_values = true)]
+    polyphony: f32,
+}
+
+/// A clap parser for a finite number within `(min, max)`.
+fn within<T>((min, max): (T, T)) -> impl Fn(&str) -> Result<T, String> + Clone
+where
+    T: std::str::FromStr
+        + PartialOrd
+        + std::fmt::Display
+        + Copy
+        + Into<f64>
+        + Send
+        + Sync
+        + 'static,
+    T::Err: std::fmt::Display,
+{
+    move |s: &str| {
+        let v: T = s.parse().map_err(|e| format!("{e}"))?;
+        if v.into().is_finite() && (min..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v} is not within {min}..={max}"))
+        }
+    }
 }
 
 impl From<SamplingArgs> for Sampling {
@@ -105,15 +134,18 @@ impl From<SamplingArgs> for Sampling {
             min_p: a.min_p,
             repeat_penalty: a.repeat_penalty,
             follow: a.follow,
+            density: a.density,
+            polyphony: a.polyphony,
         }
     }
 }
 
 #[derive(clap::Args)]
 struct TrainCmd {
-    /// Folder of .mid/.midi files (searched recursively).
-    #[arg(long)]
-    data: PathBuf,
+    /// Folder(s) of .mid/.midi files (searched recursively), read together: `--data A B` or
+    /// `--data A --data B`. With more than one, piece names start with their folder's name.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
     /// Output folder: model.onnx, model.json and checkpoint/.
     #[arg(long)]
     out: PathBuf,
@@ -253,10 +285,15 @@ fn run_train(cmd: TrainCmd) -> Result<()> {
             .map_or("model".into(), |n| n.to_string_lossy().into_owned())
     });
     let attribution = cmd.attribution.unwrap_or_else(|| {
-        if cmd.data.to_string_lossy().contains("chopin") {
+        if cmd
+            .data
+            .iter()
+            .all(|d| d.to_string_lossy().contains("chopin"))
+        {
             CHOPIN_ATTRIBUTION.into()
         } else {
-            format!("MIDI files from {}", cmd.data.display())
+            let dirs: Vec<String> = cmd.data.iter().map(|d| d.display().to_string()).collect();
+            format!("MIDI files from {}", dirs.join(" and "))
         }
     });
     let threads = cmd.threads.unwrap_or_else(|| {
@@ -330,9 +367,9 @@ fn main() -> Result<()> {
             let score = continuo_core::midi::read_midi(&bytes)
                 .with_context(|| format!("reading {}", prompt.display()))?;
             let model = continuo_core::runtime::Model::load(&model, &Default::default())?;
-            let mut generator = continuo_core::runtime::Generator::new(model, seed);
+            let mut generator = continuo_core::generator::Generator::new(model, seed);
             let sampling = Sampling::from(sampling);
-            let constraints = continuo_core::sampling::Constraints {
+            let constraints = continuo_core::constraints::Constraints {
                 max_note_beats: (longest_note > 0.0).then_some(longest_note),
                 ..Default::default()
             };

@@ -1,14 +1,18 @@
-//! The network: embedding → stacked GRU → dense logits.
+//! The network: token, phase and bar-beat embeddings summed → stacked GRU → dense logits.
 //!
 //! The GRU is written out here rather than taken from `burn::nn` so that its parameters are
 //! exactly ONNX's `GRU` with `linear_before_reset = 1`: gates in `z, r, h` order, one input
 //! projection `W` and one recurrent projection `R`, each with its own bias. Export is then a
 //! transpose, and the equivalence test has nothing to reconcile.
 
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
+};
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, tanh};
 use continuo_core::contract::Architecture;
+use continuo_core::grid::BAR_BEATS;
+use continuo_core::vocab::Vocab;
 
 /// burn's random generator is process-wide: whoever seeds it or builds a [`ContinuoNet`]
 /// (which draws initial weights) holds this lock, so that two runs in one process (tests, a
@@ -66,13 +70,35 @@ impl GruLayer {
 #[derive(Module, Debug)]
 pub struct ContinuoNet {
     pub embedding: Embedding,
+    /// One row per grid step within the beat (`steps_per_beat` rows).
+    pub phase: Embedding,
+    /// One row per beat of the bar ([`BAR_BEATS`] rows).
+    pub bar_beat: Embedding,
     pub layers: Vec<GruLayer>,
     pub dropout: Dropout,
     pub output: Linear,
 }
 
 impl ContinuoNet {
-    pub fn new(vocab: usize, arch: Architecture, dropout: f64, device: &Device) -> Self {
+    /// A network for `vocab`'s tokens and grid: random weights, the grid tables at zero.
+    pub fn new(vocab: &Vocab, arch: Architecture, dropout: f64, device: &Device) -> Self {
+        Self::with_tables(
+            vocab.size(),
+            vocab.steps_per_beat as usize,
+            arch,
+            dropout,
+            device,
+        )
+    }
+
+    /// A network with `tokens` token rows and `phases` phase rows.
+    pub fn with_tables(
+        tokens: usize,
+        phases: usize,
+        arch: Architecture,
+        dropout: f64,
+        device: &Device,
+    ) -> Self {
         let layers = (0..arch.num_layers)
             .map(|i| {
                 let d_in = if i == 0 {
@@ -83,12 +109,28 @@ impl ContinuoNet {
                 GruLayer::new(d_in, arch.hidden_dim, device)
             })
             .collect();
+        // The grid tables start at zero: the network begins as one that ignores the grid and
+        // learns what it says, instead of hearing each token through two tables of noise as
+        // loud as its own embedding (on the Chopin pieces such a start trailed by 0.5 nats per
+        // token after three epochs; zeros led the grid-less network slightly).
+        let grid_table = |rows| {
+            EmbeddingConfig::new(rows, arch.embed_dim)
+                .with_initializer(Initializer::Zeros)
+                .init(device)
+        };
         Self {
-            embedding: EmbeddingConfig::new(vocab, arch.embed_dim).init(device),
+            embedding: EmbeddingConfig::new(tokens, arch.embed_dim).init(device),
+            phase: grid_table(phases),
+            bar_beat: grid_table(BAR_BEATS),
             layers,
             dropout: DropoutConfig::new(dropout).init(),
-            output: LinearConfig::new(arch.hidden_dim, vocab).init(device),
+            output: LinearConfig::new(arch.hidden_dim, tokens).init(device),
         }
+    }
+
+    /// Rows of the phase table: the grid steps of a beat.
+    pub fn phases(&self) -> usize {
+        self.phase.weight.dims()[0]
     }
 
     pub fn architecture(&self) -> Architecture {
@@ -100,11 +142,14 @@ impl ContinuoNet {
         }
     }
 
-    /// `tokens`: `[batch, time]`; `state`: `[layers, batch, hidden]` (zeros when `None`).
+    /// `tokens`, and the grid position after each (`phase`, `bar_beat`): `[batch, time]`;
+    /// `state`: `[layers, batch, hidden]` (zeros when `None`).
     /// Returns logits `[batch, time, vocab]` and the final state.
     pub fn forward(
         &self,
         tokens: Tensor<2, Int>,
+        phase: Tensor<2, Int>,
+        bar_beat: Tensor<2, Int>,
         state: Option<Tensor<3>>,
     ) -> (Tensor<3>, Tensor<3>) {
         let [batch, _] = tokens.dims();
@@ -112,7 +157,9 @@ impl ContinuoNet {
         let a = self.architecture();
         let state =
             state.unwrap_or_else(|| Tensor::zeros([a.num_layers, batch, a.hidden_dim], &device));
-        let mut x = self.embedding.forward(tokens);
+        let mut x = self.embedding.forward(tokens)
+            + self.phase.forward(phase)
+            + self.bar_beat.forward(bar_beat);
         let mut last = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
             let h0 = state.clone().narrow(0, l, 1).reshape([batch, a.hidden_dim]);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use continuo_core::contract::{Architecture, ModelMeta, TrainingInfo};
+use continuo_core::contract::{Architecture, ModelMeta, TrainingInfo, CONTRACT_VERSION};
 use continuo_core::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,8 @@ pub enum Start {
 
 /// What a run needs besides its config.
 pub struct TrainArgs {
-    pub data: PathBuf,
+    /// Folders of MIDI files, read together.
+    pub data: Vec<PathBuf>,
     pub out: PathBuf,
     pub name: String,
     /// `cpu` (the fused engine), or a burn device name (`flex`, `cuda`, `wgpu`).
@@ -175,8 +176,10 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
         }
     };
 
-    let (mut pieces, skipped) = data::load_pieces(&args.data, &vocab)
-        .with_context(|| format!("reading MIDI folder {}", args.data.display()))?;
+    if args.data.is_empty() {
+        bail!("no --data folder given");
+    }
+    let (mut pieces, skipped) = data::load_folders(&args.data, &vocab)?;
     let before = pieces.len();
     pieces.retain(|p| {
         !config
@@ -192,8 +195,8 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
     }
     if pieces.len() < 2 {
         bail!(
-            "{} holds {} usable MIDI file(s); training needs at least 2 (one is held out for validation)",
-            args.data.display(),
+            "{} hold(s) {} usable MIDI file(s); training needs at least 2 (one is held out for validation)",
+            folders(&args.data),
             pieces.len()
         );
     }
@@ -216,11 +219,11 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
     if train_set.is_empty() || val_set.is_empty() {
         bail!(
             "the checkpoint's train/validation pieces are no longer in {}",
-            args.data.display()
+            folders(&args.data)
         );
     }
 
-    let mut learner = new_learner(&config, vocab.size(), &args.device, args.threads)?;
+    let mut learner = new_learner(&config, &vocab, &args.device, args.threads)?;
     if let (Some(dir), None) = (&config.init_from, &resumed) {
         learner
             .load_weights(&checkpoint_dir(dir))
@@ -380,6 +383,14 @@ fn finish_epoch(
     Ok(())
 }
 
+/// The folders, for messages.
+fn folders(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 fn engine_name(device: &str, threads: usize) -> String {
     if device == "cpu" {
         format!("fused CPU engine, {threads} thread(s)")
@@ -469,9 +480,14 @@ fn metadata(
     meta
 }
 
-/// Writes `model.onnx` and `model.json` into `dir`.
+/// Writes `model.onnx` and `model.json` into `dir`. The graph is always of the current
+/// contract, so the metadata says so whatever `meta` held.
 pub fn write_model(dir: &Path, net: &ContinuoNet, meta: &ModelMeta) -> Result<()> {
-    std::fs::write(dir.join("model.onnx"), onnx::export(net, meta))
+    let meta = ModelMeta {
+        contract_version: CONTRACT_VERSION,
+        ..meta.clone()
+    };
+    std::fs::write(dir.join("model.onnx"), onnx::export(net, &meta))
         .context("writing model.onnx")?;
     std::fs::write(dir.join("model.json"), meta.to_json()).context("writing model.json")?;
     Ok(())

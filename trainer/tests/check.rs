@@ -4,15 +4,25 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
+use continuo_core::constraints::Constraints;
 use continuo_core::contract::{Architecture, ModelMeta};
+use continuo_core::generator::Generator;
 use continuo_core::midi::{write_midi, Note, Score};
-use continuo_core::runtime::{Generator, Model, RuntimeOptions};
-use continuo_core::sampling::{Constraints, Sampling};
+use continuo_core::runtime::{Model, RuntimeOptions};
+use continuo_core::sampling::Sampling;
 use continuo_core::vocab::Vocab;
-use continuo_trainer::check::{check_model, CheckError, CheckOptions, PROMPT_BEATS};
+use continuo_trainer::check::baselines::replay;
+use continuo_trainer::check::measures::{Context, Measures};
+use continuo_trainer::check::onsets::onsets;
+use continuo_trainer::check::{
+    check_model, rhythm, styles, texture, usable_windows, CheckError, CheckOptions,
+};
 use continuo_trainer::generate::continue_score_from;
 use continuo_trainer::model::ContinuoNet;
 use continuo_trainer::train::write_model;
+
+/// Two bars of 4/4.
+const PROMPT_BEATS: f64 = 8.0;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("continuo-{name}-{}", std::process::id()));
@@ -33,7 +43,7 @@ fn tiny_model(name: &str) -> PathBuf {
         hidden_dim: 16,
         num_layers: 1,
     };
-    let net = ContinuoNet::new(vocab.size(), arch, 0.0, &device);
+    let net = ContinuoNet::new(&vocab, arch, 0.0, &device);
     let dir = temp_dir(name);
     write_model(&dir, &net, &ModelMeta::new(name, vocab, arch)).unwrap();
     dir
@@ -54,7 +64,7 @@ fn walk(bars: u32) -> Score {
     let notes = (0..bars * 8)
         .map(|i| note(D_MAJOR[(i * 3 % 7) as usize], f64::from(i) * 0.5, 0.4))
         .collect();
-    Score { notes, bpm: 100.0 }
+    Score::new(notes, 100.0)
 }
 
 fn write(dir: &std::path::Path, name: &str, score: &Score) {
@@ -87,8 +97,11 @@ fn check_answers_every_window_with_the_model_the_same_way_twice() {
     assert_eq!(report.windows, 6);
     assert_eq!(report.answers, 12);
     assert!(report.empty_answers < report.answers, "{report}");
-    assert!(report.model.pitch_class_similarity.is_some(), "{report}");
-    assert_eq!(report.truth.pitch_class_similarity, Some(1.0));
+    assert!(
+        report.model.pitch.pitch_class_similarity.is_some(),
+        "{report}"
+    );
+    assert_eq!(report.truth.pitch.pitch_class_similarity, Some(1.0));
 
     let (again, _) = check_model(&model, &data, &options).unwrap();
     assert_eq!(report, again);
@@ -115,10 +128,10 @@ fn a_continuation_from_a_later_beat_hears_the_rest_first() {
     let model = Model::load(&dir, &RuntimeOptions::default()).unwrap();
     let mut generator = Generator::new(model, 5);
     // The prompt's last note ends at beat 5: three beats of rest before the answer.
-    let prompt = Score {
-        notes: vec![note(60, 0.0, 1.0), note(64, 2.0, 1.0), note(67, 4.0, 1.0)],
-        bpm: 120.0,
-    };
+    let prompt = Score::new(
+        vec![note(60, 0.0, 1.0), note(64, 2.0, 1.0), note(67, 4.0, 1.0)],
+        120.0,
+    );
     let mut out = continue_score_from(
         &mut generator,
         &prompt,
@@ -141,4 +154,143 @@ fn a_continuation_from_a_later_beat_hears_the_rest_first() {
         "{answer:?}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `score`'s first two bars over and over, `bars` bars in all.
+fn looped(score: &Score, bars: u32) -> Score {
+    let bar = score.meter.sig_at(0.0).beats_per_bar();
+    let notes = (0..bars / 2)
+        .flat_map(|k| {
+            score
+                .notes
+                .iter()
+                .map(move |n| n.moved(f64::from(k) * 2.0 * bar))
+        })
+        .collect();
+    Score {
+        notes,
+        ..score.clone()
+    }
+}
+
+#[test]
+fn style_prompts_are_two_bars_in_their_meter() {
+    let all = styles::all();
+    assert_eq!(all.len(), 6);
+    for (name, score) in &all {
+        let bar = score.meter.sig_at(0.0).beats_per_bar();
+        let expected = if *name == "waltz" { 3.0 } else { 4.0 };
+        assert_eq!(bar, expected, "{name}");
+        assert!(score.notes.len() >= 8, "{name}");
+        assert!(
+            score
+                .notes
+                .iter()
+                .all(|n| n.start >= 0.0 && n.end <= 2.0 * bar),
+            "{name}"
+        );
+        assert!(
+            score.notes.windows(2).all(|w| w[0].start <= w[1].start),
+            "{name}: sorted"
+        );
+        // A prompt of the style with the style again as its truth: the vamp goes on.
+        let context = Context::new(score, 2.0 * bar, 2.0 * bar);
+        let again = replay(&score.notes, 2.0 * bar);
+        let m = Measures::measure(&again, &again, &context);
+        assert_eq!(m.motif.reuse, Some(1.0), "{name}");
+        assert_eq!(m.rhythm.onset_in_bar, Some(1.0), "{name}");
+    }
+}
+
+#[test]
+fn style_prompts_measure_as_their_styles() {
+    let beat = |s: &Score| rhythm::beat_histogram(&onsets(&s.notes), &s.meter).unwrap();
+    let per_onset = |s: &Score| texture::notes_per_onset(&onsets(&s.notes)).unwrap();
+
+    // Bass and triad on even beats, the triad alone on odd ones.
+    assert_eq!(per_onset(&styles::block_chords()), 3.5);
+    assert_eq!(per_onset(&styles::pop()), 3.5);
+    assert_eq!(beat(&styles::block_chords())[0], 1.0);
+    // Bass, chord, chord: a third of the onsets on each beat of the bar.
+    let waltz = styles::waltz();
+    let bar = rhythm::bar_histogram(&onsets(&waltz.notes), &waltz.meter).unwrap();
+    for b in 0..3 {
+        assert!((bar[b * 24] - 1.0 / 3.0).abs() < 1e-12);
+    }
+    assert!((per_onset(&waltz) - 7.0 / 3.0).abs() < 1e-12);
+    // Alberti: one note at every 16th.
+    let alberti = styles::alberti();
+    assert_eq!(per_onset(&alberti), 1.0);
+    assert_eq!(
+        beat(&alberti)
+            .iter()
+            .enumerate()
+            .filter(|(_, &h)| h == 0.25)
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>(),
+        [0, 6, 12, 18]
+    );
+    // Boogie: swung 8ths, on the beat and on its last third.
+    let boogie = beat(&styles::boogie());
+    assert_eq!((boogie[0], boogie[16]), (0.5, 0.5));
+    // Jazz: four-note voicings, some off the beat.
+    let jazz = styles::jazz_ii_v_i();
+    let spread = texture::chord_spread(&onsets(&jazz.notes)).unwrap();
+    assert!(spread > 11.0, "{spread}");
+    assert!(beat(&jazz)[12] > 0.0);
+}
+
+#[test]
+fn the_model_answers_every_style_and_check_reads_the_meter_from_the_file() {
+    let dir = tiny_model("check-styles");
+    let model = Model::load(&dir, &RuntimeOptions::default()).unwrap();
+    let mut generator = Generator::new(model, 3);
+    for (name, prompt) in styles::all() {
+        let bars = 2.0 * prompt.meter.sig_at(0.0).beats_per_bar();
+        let mut out = continue_score_from(
+            &mut generator,
+            &prompt,
+            Some(bars),
+            bars,
+            &Sampling::default(),
+            &Constraints::default(),
+        )
+        .unwrap();
+        let answer = out.notes.split_off(prompt.notes.len());
+        assert!(
+            answer.iter().all(|n| (bars..2.0 * bars).contains(&n.start)),
+            "{name}: {answer:?}"
+        );
+        let context = Context::new(&prompt, bars, bars);
+        let m = Measures::measure(&answer, &replay(&prompt.notes, bars), &context);
+        assert_eq!(m.values().len(), 16, "{name}");
+    }
+
+    // Sixteen bars of waltz, written with its 3/4: windows start every three beats.
+    let data = temp_dir("check-waltz");
+    let waltz = looped(&styles::waltz(), 16);
+    write(&data, "waltz.mid", &waltz);
+    let read =
+        continuo_core::midi::read_midi(&std::fs::read(data.join("waltz.mid")).unwrap()).unwrap();
+    let starts: Vec<f64> = usable_windows(&read).iter().map(|w| w.start).collect();
+    assert_eq!(
+        starts,
+        (0..12).map(|i| f64::from(i) * 3.0).collect::<Vec<_>>()
+    );
+    let options = CheckOptions {
+        windows: 3,
+        seeds: 1,
+        ..Default::default()
+    };
+    let (report, _) = check_model(&dir, &data, &options).unwrap();
+    assert_eq!(report.windows, 3);
+    assert_eq!(report.windows_without_other_passage, 0);
+    // Every passage of the loop has its bars' rhythm and texture.
+    let other = &report.other_passage;
+    assert_eq!(other.rhythm.onset_in_bar, Some(1.0), "{report}");
+    assert_eq!(other.texture.notes_per_onset_gap, Some(0.0), "{report}");
+    assert_eq!(report.replay.motif.reuse, Some(1.0));
+    for dir in [dir, data] {
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -1,8 +1,10 @@
 //! The fused CPU engine must learn exactly what burn's autodiff learns: same loss, same
-//! gradients (weights and carried state) over a multi-step sequence, same Adam update.
+//! gradients (weights, the three input tables and the carried state) over a multi-step
+//! sequence, same Adam update.
 
+use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use burn::tensor::{Distribution, TensorData};
 use continuo_core::contract::Architecture;
 use continuo_core::vocab::Vocab;
 use continuo_trainer::config::TrainConfig;
@@ -37,6 +39,16 @@ fn assert_close(name: &str, got: &[f32], want: &[f32], tolerance: f32) {
     );
 }
 
+/// The grid tables start at zero; random ones make the test see what they do.
+fn with_random_grid(mut net: ContinuoNet, device: &Device) -> ContinuoNet {
+    for table in [&mut net.phase, &mut net.bar_beat] {
+        let dims = table.weight.dims();
+        table.weight =
+            Param::from_tensor(Tensor::random(dims, Distribution::Normal(0.0, 1.0), device));
+    }
+    net
+}
+
 /// Token rows that differ from each other, `[batch, time]`.
 fn tokens(batch: usize, time: usize, salt: usize) -> Vec<i64> {
     (0..batch * time)
@@ -44,15 +56,38 @@ fn tokens(batch: usize, time: usize, salt: usize) -> Vec<i64> {
         .collect()
 }
 
+/// Grid positions `(phase, bar_beat)` for `[batch, time]` tokens, with repeats (so a table
+/// row gathers gradient from several tokens) and rows left unused.
+fn positions(batch: usize, time: usize, salt: usize) -> (Vec<i64>, Vec<i64>) {
+    let n = batch * time;
+    let phase = (0..n).map(|i| ((i * 5 + salt) % 19) as i64).collect();
+    let bar = (0..n).map(|i| ((i * 3 + salt) % 11) as i64).collect();
+    (phase, bar)
+}
+
+fn batch_of(batch: usize, time: usize, salt: usize) -> Batch {
+    let (phase, bar_beat) = positions(batch, time, salt);
+    Batch {
+        inputs: tokens(batch, time, salt),
+        targets: tokens(batch, time, salt + 100),
+        phase,
+        bar_beat,
+        batch,
+        seq_len: time,
+    }
+}
+
 #[test]
 fn loss_and_gradients_equal_burn_autodiff_with_a_carried_state() {
     let device = Device::flex().autodiff();
     device.seed(11);
-    let vocab = Vocab::default().size();
-    let net = ContinuoNet::new(vocab, ARCH, 0.0, &device);
+    let vocab = Vocab::default();
+    let net = with_random_grid(ContinuoNet::new(&vocab, ARCH, 0.0, &device), &device);
+    let vocab = vocab.size();
     let (batch, time) = (3, 9);
     let inputs = tokens(batch, time, 1);
     let targets = tokens(batch, time, 2);
+    let (phase, bar_beat) = positions(batch, time, 1);
     let state_len = ARCH.num_layers * batch * ARCH.hidden_dim;
     let h0: Vec<f32> = (0..state_len)
         .map(|i| (i as f32 * 0.37).sin() * 0.8)
@@ -64,9 +99,16 @@ fn loss_and_gradients_equal_burn_autodiff_with_a_carried_state() {
         &device,
     )
     .require_grad();
-    let x = Tensor::<2, Int>::from_data(TensorData::new(inputs.clone(), [batch, time]), &device);
+    let grid = |v: &[i64]| {
+        Tensor::<2, Int>::from_data(TensorData::new(v.to_vec(), [batch, time]), &device)
+    };
     let y = Tensor::<1, Int>::from_data(TensorData::new(targets.clone(), [batch * time]), &device);
-    let (logits, last_state) = net.forward(x, Some(state.clone()));
+    let (logits, last_state) = net.forward(
+        grid(&inputs),
+        grid(&phase),
+        grid(&bar_beat),
+        Some(state.clone()),
+    );
     let loss = burn::nn::loss::CrossEntropyLossConfig::new()
         .init(&device)
         .forward(logits.reshape([batch * time, vocab]), y);
@@ -76,7 +118,11 @@ fn loss_and_gradients_equal_burn_autodiff_with_a_carried_state() {
     let grad1 = |p: &Option<burn::module::Param<Tensor<1>>>| {
         values(p.as_ref().unwrap().val().grad(&grads).unwrap())
     };
-    let mut want = vec![grad(&net.embedding.weight)];
+    let mut want = vec![
+        grad(&net.embedding.weight),
+        grad(&net.phase.weight),
+        grad(&net.bar_beat.weight),
+    ];
     for layer in &net.layers {
         want.push(grad(&layer.input.weight));
         want.push(grad1(&layer.input.bias));
@@ -87,12 +133,14 @@ fn loss_and_gradients_equal_burn_autodiff_with_a_carried_state() {
     want.push(grad1(&net.output.bias));
 
     // The fused engine, splitting the batch over two threads (1 + 2 rows).
-    let layout = Layout::new(vocab, ARCH);
+    let layout = Layout::new(&Vocab::default(), ARCH);
     let fused = FusedNet::new(layout.clone(), layout.read(&net.valid()), 2);
     let pass = fused.pass(
         &Window {
             inputs: &inputs,
             targets: &targets,
+            phase: &phase,
+            bar_beat: &bar_beat,
             batch,
             time,
             state: Some(&h0),
@@ -112,8 +160,18 @@ fn loss_and_gradients_equal_burn_autodiff_with_a_carried_state() {
         &values(last_state.inner()),
         1e-5,
     );
+    assert_eq!(layout.slots.len(), want.len());
     for (slot, want) in layout.slots.iter().zip(&want) {
         assert_close(&slot.name, &pass.grads[slot.range.clone()], want, 1e-4);
+    }
+    // The grid tables really receive gradient: the rows used, and only those.
+    for (range, used) in [(layout.phase(), &phase), (layout.bar_beat(), &bar_beat)] {
+        let e = ARCH.embed_dim;
+        let g = &pass.grads[range];
+        for (row, values) in g.chunks_exact(e).enumerate() {
+            let nonzero = values.iter().any(|v| *v != 0.0);
+            assert_eq!(nonzero, used.contains(&(row as i64)), "row {row}");
+        }
     }
     assert_close(
         "initial state gradient",
@@ -134,19 +192,14 @@ fn adam_steps_equal_burn_adam_steps() {
         grad_clip: 0.05,
         ..Default::default()
     };
-    let vocab = Vocab::default().size();
-    let mut fused = new_learner(&config, vocab, "cpu", 2).unwrap();
-    let layout = Layout::new(vocab, ARCH);
+    let vocab = Vocab::default();
+    let mut fused = new_learner(&config, &vocab, "cpu", 2).unwrap();
+    let layout = Layout::new(&vocab, ARCH);
     let device = Device::flex().autodiff();
     let start = layout.write(&layout.read(&fused.net()), 0.0, &device);
     let mut reference = BurnLearner::new(start, &config, device);
     for step in 0..3 {
-        let batch = Batch {
-            inputs: tokens(4, 16, step),
-            targets: tokens(4, 16, step + 100),
-            batch: 4,
-            seq_len: 16,
-        };
+        let batch = batch_of(4, 16, step);
         let a = fused.step(&batch, 1e-2, step);
         let b = reference.step(&batch, 1e-2, step);
         assert!((a - b).abs() < 1e-5, "step {step}: loss {a} vs burn {b}");
@@ -161,11 +214,6 @@ fn adam_steps_equal_burn_adam_steps() {
         );
     }
     // And the validation loss agrees too.
-    let val = [Batch {
-        inputs: tokens(2, 10, 7),
-        targets: tokens(2, 10, 8),
-        batch: 2,
-        seq_len: 10,
-    }];
+    let val = [batch_of(2, 10, 7)];
     assert!((fused.evaluate(&val) - reference.evaluate(&val)).abs() < 1e-5);
 }

@@ -36,7 +36,7 @@ fn fixtures(name: &str, pieces: usize, notes: usize) -> PathBuf {
                 n
             })
             .collect();
-        let bytes = write_midi(&Score { notes, bpm: 100.0 }).unwrap();
+        let bytes = write_midi(&Score::new(notes, 100.0)).unwrap();
         std::fs::write(dir.join(format!("piece{p}.mid")), bytes).unwrap();
     }
     dir
@@ -59,7 +59,7 @@ fn tiny_config() -> TrainConfig {
 
 fn args(data: &Path, out: &Path, max_steps: Option<usize>) -> TrainArgs {
     TrainArgs {
-        data: data.into(),
+        data: vec![data.into()],
         out: out.into(),
         name: "resume-test".into(),
         device: "cpu".into(),
@@ -71,8 +71,12 @@ fn args(data: &Path, out: &Path, max_steps: Option<usize>) -> TrainArgs {
     }
 }
 
+fn checkpoint_file(out: &Path) -> PathBuf {
+    out.join("checkpoint").join("fused.bin")
+}
+
 fn checkpoint_weights(out: &Path) -> Vec<u8> {
-    std::fs::read(out.join("checkpoint").join("fused.bin")).unwrap()
+    std::fs::read(checkpoint_file(out)).unwrap()
 }
 
 fn history(o: &Outcome) -> Vec<(usize, f64, f64)> {
@@ -254,6 +258,74 @@ fn fine_tuning_starts_from_the_given_run_and_leaves_out_excluded_files() {
     assert_eq!(names.len(), 3);
     assert!(!names.iter().any(|n| n.ends_with("piece3.mid")));
     for dir in [data, base, tuned] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[test]
+fn a_checkpoint_from_before_the_grid_is_refused_by_name() {
+    let data = fixtures("old-format-data", 3, 80);
+    let out = temp_dir("old-format-run");
+    let config = TrainConfig {
+        epochs: 2,
+        ..tiny_config()
+    };
+    train(Start::Fresh(config), &args(&data, &out, Some(2))).unwrap();
+    // What the trainer wrote before the grid tables: its magic, then token embedding, GRU
+    // and output weights and their moments.
+    let mut bytes = checkpoint_weights(&out);
+    bytes[..8].copy_from_slice(b"CNTFUSE1");
+    bytes.truncate(16 + 12 * 1000);
+    std::fs::write(checkpoint_file(&out), bytes).unwrap();
+    let err = train(Start::Resume { epochs: None }, &args(&data, &out, None))
+        .err()
+        .expect("the old checkpoint is refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("earlier trainer") && message.contains("start a new run"),
+        "{message}"
+    );
+    let tuned = temp_dir("old-format-tuned");
+    let config = TrainConfig {
+        init_from: Some(out.clone()),
+        ..tiny_config()
+    };
+    let err = train(Start::Fresh(config), &args(&data, &tuned, Some(0)))
+        .err()
+        .expect("fine-tuning from the old checkpoint is refused");
+    assert!(format!("{err:#}").contains("earlier trainer"), "{err:#}");
+    for dir in [data, out, tuned] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[test]
+fn two_data_folders_train_together_and_resume() {
+    let one = fixtures("folder-one", 2, 80);
+    let two = fixtures("folder-two", 2, 80);
+    let out = temp_dir("two-folders-run");
+    let both = |max_steps| TrainArgs {
+        data: vec![one.clone(), two.clone()],
+        ..args(&one, &out, max_steps)
+    };
+    let first = train(Start::Fresh(tiny_config()), &both(Some(3))).unwrap();
+    let mut names: Vec<String> = first
+        .state
+        .train_pieces
+        .iter()
+        .chain(&first.state.val_pieces)
+        .cloned()
+        .collect();
+    names.sort();
+    let folder = |d: &Path| d.file_name().unwrap().to_string_lossy().into_owned();
+    let expected: Vec<String> = [&one, &two]
+        .iter()
+        .flat_map(|d| (0..2).map(move |p| format!("{}/piece{p}.mid", folder(d))))
+        .collect();
+    assert_eq!(names, expected);
+    let rest = train(Start::Resume { epochs: None }, &both(None)).unwrap();
+    assert_eq!(rest.ending, Ending::Finished);
+    for dir in [one, two, out] {
         std::fs::remove_dir_all(dir).ok();
     }
 }

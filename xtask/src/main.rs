@@ -359,7 +359,7 @@ fn bundle(args: &[String]) -> Result<()> {
 }
 
 /// Copies ONNX Runtime into the bundles under `dir`, beside the plugin binary, where the plugin
-/// looks first (`library_locations` in `plugin/src/worker.rs`).
+/// looks first (`library_locations` in `plugin/src/library.rs`).
 fn place_runtime(dir: &Path, platform: &Platform, lib: &Path) -> Result<()> {
     let name = platform.library();
     let vst3 = dir.join("Continuo.vst3");
@@ -573,7 +573,7 @@ fn user_data_dir(platform: &Platform) -> Result<PathBuf> {
     })
 }
 
-/// The folder under `models/` the plugin embeds (see `plugin/src/worker.rs`).
+/// The folder under `models/` the plugin embeds (see `plugin/src/library.rs`).
 const BUILT_IN_MODEL: &str = "chopin";
 
 fn demo(args: &[String]) -> Result<()> {

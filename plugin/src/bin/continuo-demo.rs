@@ -9,8 +9,11 @@
 
 use std::path::PathBuf;
 
+use anyhow::{bail, Context, Result};
+
+use continuo::library::{library_locations, ModelSource};
 use continuo::sim::Sim;
-use continuo::worker::{library_locations, ModelSource, WorkerSettings};
+use continuo::worker::WorkerSettings;
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
 use continuo_core::runtime::init_runtime;
 use continuo_core::sampling::Sampling;
@@ -25,7 +28,7 @@ struct Args {
     prompt_beats: f64,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<Args> {
     let mut a = Args {
         prompt: None,
         out: "out".into(),
@@ -37,24 +40,16 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--prompt" => a.prompt = Some(value()?.into()),
             "--out" => a.out = value()?.into(),
-            "--bars" => a.bars = value()?.parse().map_err(|e| format!("--bars: {e}"))?,
-            "--temperature" => {
-                a.temperature = value()?
-                    .parse()
-                    .map_err(|e| format!("--temperature: {e}"))?
-            }
-            "--seed" => a.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--bars" => a.bars = value()?.parse().context("--bars")?,
+            "--temperature" => a.temperature = value()?.parse().context("--temperature")?,
+            "--seed" => a.seed = value()?.parse().context("--seed")?,
             "--model" => a.model = Some(value()?.into()),
-            "--prompt-beats" => {
-                a.prompt_beats = value()?
-                    .parse()
-                    .map_err(|e| format!("--prompt-beats: {e}"))?
-            }
-            other => return Err(format!("unknown argument {other}")),
+            "--prompt-beats" => a.prompt_beats = value()?.parse().context("--prompt-beats")?,
+            other => bail!("unknown argument {other}"),
         }
     }
     Ok(a)
@@ -101,22 +96,22 @@ fn builtin_prompt() -> Score {
         }),
     );
     sort_notes(&mut notes);
-    Score { notes, bpm: 100.0 }
+    Score::new(notes, 100.0)
 }
 
 fn main() {
     if let Err(e) = run() {
-        eprintln!("error: {e}");
+        eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run() -> Result<(), String> {
+fn run() -> Result<()> {
     let args = parse_args()?;
     let mut prompt = match &args.prompt {
         Some(p) => {
-            read_midi(&std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()))?)
-                .map_err(|e| format!("{}: {e}", p.display()))?
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            read_midi(&bytes).with_context(|| p.display().to_string())?
         }
         None => builtin_prompt(),
     };
@@ -143,12 +138,12 @@ fn run() -> Result<(), String> {
     let mut sim = Sim::new(settings);
     let status = sim.shared.status.lock().clone();
     let Some(model) = status.model.clone() else {
-        return Err(status
+        bail!(status
             .message
             .unwrap_or_else(|| "model did not load".into()));
     };
     // The worker loaded the runtime already; this returns the library it loaded.
-    let runtime = init_runtime(&library_locations()).map_err(|e| e.to_string())?;
+    let runtime = init_runtime(&library_locations())?;
     println!(
         "model: {model}; ONNX Runtime: {}; prompt: {} notes at {:.0} bpm",
         runtime.display(),
@@ -164,23 +159,26 @@ fn run() -> Result<(), String> {
         .collect();
     let phrase_end = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
     sim.tempo = prompt.bpm;
+    // The prompt's first time signature is the host's.
+    sim.time_sig = prompt.meter.sig_at(0.0);
     sim.settings.length_bars = args.bars;
+    let bar = sim.time_sig.beats_per_bar();
     let end_beat =
-        phrase_end.ceil() + sim.settings.silence_beats + 1.0 + f64::from(args.bars) * 4.0 + 1.0;
+        phrase_end.ceil() + sim.settings.silence_beats + bar + f64::from(args.bars) * bar + 1.0;
     sim.play(&input, end_beat);
     sim.stop();
 
     // Generated notes are written with odd velocity so a viewer can tell them apart.
     let answer = sim.heard_in(f64::NEG_INFINITY, f64::INFINITY);
     if answer.is_empty() {
-        return Err("the model produced no notes".into());
+        bail!("the model produced no notes");
     }
     // A note-on without its note-off would hang in the instrument.
     if sim.unpaired() > 0 {
-        return Err(format!(
+        bail!(
             "unbalanced answer: {} note-ons or note-offs without their partner",
             sim.unpaired()
-        ));
+        );
     }
     let mut notes: Vec<Note> = prompt
         .notes
@@ -197,16 +195,16 @@ fn run() -> Result<(), String> {
     sort_notes(&mut notes);
     let answer = answer.len();
     std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let score = Score {
         notes,
-        bpm: prompt.bpm,
+        ..prompt.clone()
     };
     let mid = args.out.join("continuation.mid");
-    std::fs::write(&mid, write_midi(&score).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("writing {}: {e}", mid.display()))?;
+    std::fs::write(&mid, write_midi(&score)?)
+        .with_context(|| format!("writing {}", mid.display()))?;
     let png = args.out.join("continuation.png");
-    piano_roll(&score, &png).map_err(|e| format!("writing {}: {e}", png.display()))?;
+    piano_roll(&score, &png).with_context(|| format!("writing {}", png.display()))?;
     println!(
         "{} prompt notes + {answer} generated notes → {} and {}",
         prompt.notes.len(),

@@ -5,7 +5,7 @@
 //! touches fixed-size state and non-blocking queue operations.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -13,7 +13,8 @@ use crossbeam_channel::{Receiver, Sender};
 mod clock;
 mod phrase;
 
-use crate::protocol::{FromWorker, Playhead, Progress, Prompt, ToWorker};
+pub use crate::protocol::EngineStats;
+use crate::protocol::{EngineEnd, FromWorker, Prompt, ToWorker};
 use crate::timeline::{StartQuantize, TimeSig};
 use clock::Clock;
 use phrase::Phrase;
@@ -98,18 +99,6 @@ struct Pending {
     velocity: u8,
 }
 
-/// What the audio thread and the inference thread share besides their queues.
-#[derive(Debug, Default)]
-pub struct EngineStats {
-    /// Events dropped because a queue was full.
-    pub dropped: AtomicU64,
-    pub playhead: Playhead,
-    pub progress: Progress,
-    /// The window asks for another answer to the last phrase (*Again*); the audio thread
-    /// takes the request at its next block.
-    pub again: std::sync::atomic::AtomicBool,
-}
-
 const PENDING_CAPACITY: usize = 4096;
 /// Rendering offline, the longest the audio thread waits for the inference thread per block,
 /// so a stalled or crashed worker slows a bounce down rather than hanging the host.
@@ -142,14 +131,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(
-        to_worker: Sender<ToWorker>,
-        from_worker: Receiver<FromWorker>,
-        stats: Arc<EngineStats>,
-    ) -> Self {
+    pub fn new(end: EngineEnd, stats: Arc<EngineStats>) -> Self {
         Self {
-            to_worker,
-            from_worker,
+            to_worker: end.to_worker,
+            from_worker: end.from_worker,
             stats,
             settings: Settings::default(),
             clock: Clock::default(),
@@ -525,10 +510,15 @@ mod tests {
     }
 
     fn rig() -> Rig {
-        let (to_w, worker_rx) = bounded(64);
-        let (worker_tx, from_w) = bounded(64);
+        // Short queues, so a test can fill them.
+        let (to_worker, worker_rx) = bounded(64);
+        let (worker_tx, from_worker) = bounded(64);
+        let end = EngineEnd {
+            to_worker,
+            from_worker,
+        };
         Rig {
-            engine: Engine::new(to_w, from_w, Arc::default()),
+            engine: Engine::new(end, Arc::default()),
             worker_rx,
             worker_tx,
         }

@@ -4,8 +4,12 @@
 use continuo_core::midi::{sort_notes, Note};
 use continuo_core::sampling::Rng;
 
+use super::Window;
+
 /// Random onsets fall on a 16th-note grid.
 const RANDOM_GRID_BEATS: f64 = 0.25;
+/// Picks the other passage from an answer's seed, apart from the seed's other uses.
+const PASSAGE_SALT: u64 = 0x0A55_A9E0;
 
 /// The prompt played again, `by` beats later.
 pub fn replay(prompt: &[Note], by: f64) -> Vec<Note> {
@@ -54,6 +58,22 @@ pub fn random_in_scale(
         .collect();
     sort_notes(&mut notes);
     notes
+}
+
+/// The "another passage" answer to `window` for `seed`: the true continuation of a window
+/// of the same piece (one of `usable`) that shares no beat with it, moved to start where
+/// `window`'s answer does. `None` when the piece has no such window.
+pub fn other_passage(window: &Window, usable: &[Window], seed: u64) -> Option<Vec<Note>> {
+    let apart: Vec<&Window> = usable
+        .iter()
+        .filter(|u| u.end() <= window.start || u.start >= window.end())
+        .collect();
+    if apart.is_empty() {
+        return None;
+    }
+    let other = apart[Rng::new(seed ^ PASSAGE_SALT).below(apart.len() as u64) as usize];
+    let by = window.prompt_beats - other.prompt_beats;
+    Some(window.in_answer(other.truth.iter().map(|n| n.moved(by))))
 }
 
 #[cfg(test)]

@@ -1,15 +1,12 @@
-//! The five measures of an answer against the true continuation: pure functions of note
-//! lists, `None` where a measure needs notes (or onsets) that a list does not have.
+//! The measures of pitch, density and repeats: pure functions of note lists, `None` where a
+//! measure needs notes (or onsets) that a list does not have.
 
 use std::fmt;
 
 use continuo_core::midi::Note;
-use continuo_core::sampling::Scale;
-use serde::Serialize;
+use continuo_core::music::Scale;
 
-/// Onsets are compared on the vocabulary's default grid (1/24 beat), so a chord whose notes a
-/// MIDI file spreads over a tick or two still counts as one onset, as the model would hear it.
-const ONSET_STEPS_PER_BEAT: f64 = 24.0;
+use super::onsets::{onsets, Onset};
 
 /// A major or natural-minor key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +65,7 @@ pub fn best_key(notes: &[Note]) -> Key {
 }
 
 /// Onset counts per pitch class, normalised to sum to 1.
-fn pitch_class_histogram(notes: &[Note]) -> Option<[f64; 12]> {
+pub fn pitch_class_histogram(notes: &[Note]) -> Option<[f64; 12]> {
     if notes.is_empty() {
         return None;
     }
@@ -121,107 +118,16 @@ pub fn density_gap(answer: &[Note], truth: &[Note]) -> Option<f64> {
     Some((answer.len() as f64 / truth.len() as f64).log2().abs())
 }
 
-/// Share of onsets, after the first, whose pitches share one with the previous onset's. An
-/// onset is every note starting at one time (on the 1/24-beat grid). The first onset has no
-/// previous one, so it is not counted: a list with fewer than two onsets has no rate.
+/// Share of onsets, after the first, whose pitches share one with the previous onset's. The
+/// first onset has no previous one, so it is not counted: a list with fewer than two onsets
+/// has no rate.
 pub fn repeat_rate(notes: &[Note]) -> Option<f64> {
-    let mut events: Vec<(i64, u8)> = notes
-        .iter()
-        .map(|n| {
-            (
-                (n.start * ONSET_STEPS_PER_BEAT).round() as i64,
-                n.pitch & 127,
-            )
-        })
-        .collect();
-    events.sort_unstable();
-    // One pitch set per onset, as a 128-bit set.
-    let mut onsets: Vec<u128> = Vec::new();
-    let mut last = None;
-    for (time, pitch) in events {
-        if last != Some(time) {
-            onsets.push(0);
-            last = Some(time);
-        }
-        *onsets.last_mut().expect("pushed above") |= 1u128 << pitch;
-    }
-    if onsets.len() < 2 {
+    let sets: Vec<u128> = onsets(notes).iter().map(Onset::set).collect();
+    if sets.len() < 2 {
         return None;
     }
-    let repeats = onsets.windows(2).filter(|w| w[0] & w[1] != 0).count();
-    Some(repeats as f64 / (onsets.len() - 1) as f64)
-}
-
-/// The five measures of one answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Metrics {
-    /// Pitch-class similarity with the true continuation (higher is better).
-    pub pitch_class_similarity: Option<f64>,
-    /// Share of notes in the prompt's best-fitting key.
-    pub in_scale: Option<f64>,
-    /// |mean pitch − true mean pitch|, semitones (lower is better).
-    pub register_gap: Option<f64>,
-    /// |log2(notes / true notes)| (lower is better).
-    pub density_gap: Option<f64>,
-    /// Share of onsets repeating a pitch of the onset before.
-    pub repeat_rate: Option<f64>,
-}
-
-impl Metrics {
-    /// `answer` measured against `truth`; `key` is the prompt's pitch-class set.
-    pub fn measure(answer: &[Note], truth: &[Note], key: u16) -> Self {
-        Self {
-            pitch_class_similarity: pitch_class_similarity(answer, truth),
-            in_scale: in_scale_share(answer, key),
-            register_gap: register_gap(answer, truth),
-            density_gap: density_gap(answer, truth),
-            repeat_rate: repeat_rate(answer),
-        }
-    }
-
-    pub fn values(&self) -> [Option<f64>; 5] {
-        [
-            self.pitch_class_similarity,
-            self.in_scale,
-            self.register_gap,
-            self.density_gap,
-            self.repeat_rate,
-        ]
-    }
-
-    fn from_values(v: [Option<f64>; 5]) -> Self {
-        Self {
-            pitch_class_similarity: v[0],
-            in_scale: v[1],
-            register_gap: v[2],
-            density_gap: v[3],
-            repeat_rate: v[4],
-        }
-    }
-}
-
-/// Running means of [`Metrics`], each over the answers where that measure exists.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MeanMetrics {
-    sums: [f64; 5],
-    counts: [usize; 5],
-}
-
-impl MeanMetrics {
-    pub fn add(&mut self, m: &Metrics) {
-        for (i, v) in m.values().into_iter().enumerate() {
-            if let Some(v) = v {
-                self.sums[i] += v;
-                self.counts[i] += 1;
-            }
-        }
-    }
-
-    pub fn mean(&self) -> Metrics {
-        Metrics::from_values(std::array::from_fn(|i| {
-            (self.counts[i] > 0).then(|| self.sums[i] / self.counts[i] as f64)
-        }))
-    }
+    let repeats = sets.windows(2).filter(|w| w[0] & w[1] != 0).count();
+    Some(repeats as f64 / (sets.len() - 1) as f64)
 }
 
 #[cfg(test)]
@@ -345,23 +251,5 @@ mod tests {
         assert!(close(repeat_rate(&spread), 1.0));
         assert_eq!(repeat_rate(&[note(60, 0.0), note(64, 0.0)]), None);
         assert_eq!(repeat_rate(&[]), None);
-    }
-
-    #[test]
-    fn means_skip_missing_values() {
-        let mut m = MeanMetrics::default();
-        m.add(&Metrics {
-            register_gap: Some(1.0),
-            repeat_rate: Some(0.5),
-            ..Default::default()
-        });
-        m.add(&Metrics {
-            register_gap: Some(2.0),
-            ..Default::default()
-        });
-        let mean = m.mean();
-        assert_eq!(mean.register_gap, Some(1.5));
-        assert_eq!(mean.repeat_rate, Some(0.5));
-        assert_eq!(mean.pitch_class_similarity, None);
     }
 }

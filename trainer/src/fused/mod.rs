@@ -28,10 +28,13 @@ pub struct DropoutKey {
     pub step: u64,
 }
 
-/// The inputs of one pass: `[batch, time]` token ids, row-major, as [`crate::data::Batch`].
+/// The inputs of one pass: `[batch, time]` token ids and the grid position after each,
+/// row-major, as [`crate::data::Batch`].
 pub struct Window<'a> {
     pub inputs: &'a [i64],
     pub targets: &'a [i64],
+    pub phase: &'a [i64],
+    pub bar_beat: &'a [i64],
     pub batch: usize,
     pub time: usize,
     /// Initial state `[layers, batch, hidden]`; zeros when `None`.
@@ -200,15 +203,23 @@ impl FusedNet {
         let rows = b * time;
         // Time-major: row t·b + i is sequence lo + i at step t.
         let at = |ids: &[i64], t: usize, i: usize| ids[(lo + i) * time + t] as usize;
-        let tokens: Vec<usize> = (0..rows).map(|r| at(window.inputs, r / b, r % b)).collect();
-        let targets: Vec<usize> = (0..rows)
-            .map(|r| at(window.targets, r / b, r % b))
-            .collect();
-
-        let embedding = &p[lay.embedding()];
+        let column =
+            |ids: &[i64]| -> Vec<usize> { (0..rows).map(|r| at(ids, r / b, r % b)).collect() };
+        let targets = column(window.targets);
+        // Each input row is the sum of one row of each table.
+        let tables = [
+            (lay.embedding(), column(window.inputs)),
+            (lay.phase(), column(window.phase)),
+            (lay.bar_beat(), column(window.bar_beat)),
+        ];
         let mut x = pool.zeros(rows * e);
-        for (row, &tok) in x.chunks_exact_mut(e).zip(&tokens) {
-            row.copy_from_slice(&embedding[tok * e..(tok + 1) * e]);
+        for (table, ids) in &tables {
+            let table = &p[table.clone()];
+            for (row, &id) in x.chunks_exact_mut(e).zip(ids) {
+                row.iter_mut()
+                    .zip(&table[id * e..(id + 1) * e])
+                    .for_each(|(x, w)| *x += w);
+            }
         }
 
         // Forward, keeping each layer's input, tape and dropout mask.
@@ -323,13 +334,14 @@ impl FusedNet {
             pool.put(dh0);
             pool.put(std::mem::replace(&mut dy, dx));
         }
-        let ge = &mut g[lay.embedding()];
-        for (r, &tok) in tokens.iter().enumerate() {
-            for (d, s) in ge[tok * e..(tok + 1) * e]
-                .iter_mut()
-                .zip(&dy[r * e..(r + 1) * e])
-            {
-                *d += s;
+        // The sum passes the input gradient unchanged to each table's row.
+        for (table, ids) in &tables {
+            let gt = &mut g[table.clone()];
+            for (&id, dx) in ids.iter().zip(dy.chunks_exact(e)) {
+                gt[id * e..(id + 1) * e]
+                    .iter_mut()
+                    .zip(dx)
+                    .for_each(|(d, s)| *d += s);
             }
         }
         for buffer in [x, logits, dy]

@@ -8,6 +8,8 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use continuo_core::contract::Architecture;
+use continuo_core::grid::BAR_BEATS;
+use continuo_core::vocab::Vocab;
 
 use crate::model::ContinuoNet;
 
@@ -33,14 +35,25 @@ pub struct LayerSlots {
 
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// Token ids: rows of the token embedding and width of the logits.
     pub vocab: usize,
+    /// Rows of the phase embedding: grid steps per beat.
+    pub phases: usize,
     pub arch: Architecture,
     pub slots: Vec<Slot>,
     pub len: usize,
 }
 
+/// Slots before the first GRU layer's: the token, phase and bar-beat embeddings.
+const TABLES: usize = 3;
+
 impl Layout {
-    pub fn new(vocab: usize, arch: Architecture) -> Self {
+    pub fn new(vocab: &Vocab, arch: Architecture) -> Self {
+        Self::with_tables(vocab.size(), vocab.steps_per_beat as usize, arch)
+    }
+
+    /// The layout of a [`ContinuoNet::with_tables`] network.
+    pub fn with_tables(vocab: usize, phases: usize, arch: Architecture) -> Self {
         let mut slots = Vec::new();
         let mut len = 0;
         let mut add = |name: String, shape: Vec<usize>| {
@@ -54,6 +67,8 @@ impl Layout {
         };
         let (e, h) = (arch.embed_dim, arch.hidden_dim);
         add("embedding.weight".into(), vec![vocab, e]);
+        add("phase.weight".into(), vec![phases, e]);
+        add("bar_beat.weight".into(), vec![BAR_BEATS, e]);
         for l in 0..arch.num_layers {
             let d = if l == 0 { e } else { h };
             add(format!("layers.{l}.input.weight"), vec![d, 3 * h]);
@@ -65,18 +80,39 @@ impl Layout {
         add("output.bias".into(), vec![vocab]);
         Self {
             vocab,
+            phases,
             arch,
             slots,
             len,
         }
     }
 
+    /// The layout of `net`'s weights.
+    pub fn of(net: &ContinuoNet) -> Self {
+        Self::with_tables(
+            net.embedding.weight.dims()[0],
+            net.phases(),
+            net.architecture(),
+        )
+    }
+
+    /// Token embedding `[vocab, embed]`.
     pub fn embedding(&self) -> Range<usize> {
         self.slots[0].range.clone()
     }
 
+    /// Phase embedding `[phases, embed]`.
+    pub fn phase(&self) -> Range<usize> {
+        self.slots[1].range.clone()
+    }
+
+    /// Bar-beat embedding `[BAR_BEATS, embed]`.
+    pub fn bar_beat(&self) -> Range<usize> {
+        self.slots[2].range.clone()
+    }
+
     pub fn layer(&self, l: usize) -> LayerSlots {
-        let s = &self.slots[1 + 4 * l..5 + 4 * l];
+        let s = &self.slots[TABLES + 4 * l..TABLES + 4 + 4 * l];
         LayerSlots {
             w: s[0].range.clone(),
             wb: s[1].range.clone(),
@@ -97,7 +133,11 @@ impl Layout {
 
     /// Copies the weights of `net` out, in this layout.
     pub fn read(&self, net: &ContinuoNet) -> Vec<f32> {
-        let mut tensors = vec![flat(net.embedding.weight.val())];
+        let mut tensors = vec![
+            flat(net.embedding.weight.val()),
+            flat(net.phase.weight.val()),
+            flat(net.bar_beat.weight.val()),
+        ];
         for layer in &net.layers {
             tensors.push(flat(layer.input.weight.val()));
             tensors.push(flat(bias(&layer.input)));
@@ -119,7 +159,7 @@ impl Layout {
         assert_eq!(params.len(), self.len);
         let mut net = {
             let _guard = crate::model::burn_rng();
-            ContinuoNet::new(self.vocab, self.arch, dropout, device)
+            ContinuoNet::with_tables(self.vocab, self.phases, self.arch, dropout, device)
         };
         let matrix = |i: usize| -> Param<Tensor<2>> {
             let s = &self.slots[i];
@@ -136,8 +176,10 @@ impl Layout {
             )))
         };
         net.embedding.weight = matrix(0);
+        net.phase.weight = matrix(1);
+        net.bar_beat.weight = matrix(2);
         for (l, layer) in net.layers.iter_mut().enumerate() {
-            let i = 1 + 4 * l;
+            let i = TABLES + 4 * l;
             layer.input.weight = matrix(i);
             layer.input.bias = vector(i + 1);
             layer.recurrent.weight = matrix(i + 2);

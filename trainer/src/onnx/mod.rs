@@ -3,7 +3,9 @@
 
 pub mod proto;
 
-use continuo_core::contract::{ModelMeta, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE};
+use continuo_core::contract::{
+    ModelMeta, INPUT_BAR_BEAT, INPUT_PHASE, INPUT_STATE, INPUT_TOKENS, OUTPUT_LOGITS, OUTPUT_STATE,
+};
 use prost::Message;
 use proto::*;
 
@@ -115,17 +117,47 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
     let a = net.architecture();
     let (h, layers) = (a.hidden_dim, a.num_layers);
     let vocab = meta.vocab.size();
+    assert_eq!(
+        net.phases(),
+        meta.vocab.steps_per_beat as usize,
+        "the phase table has a row per grid step of the metadata's vocabulary"
+    );
     let mut init = Vec::new();
     let mut nodes = Vec::new();
 
-    let emb = weights(net.embedding.weight.val());
-    init.push(float_init("embedding", &emb.dims, &emb.values));
+    // x0 = E_tok[tokens] + E_phase[phase] + E_bar[bar_beat]
+    for (table, weight, input) in [
+        ("embedding", &net.embedding, INPUT_TOKENS),
+        ("phase_embedding", &net.phase, INPUT_PHASE),
+        ("bar_beat_embedding", &net.bar_beat, INPUT_BAR_BEAT),
+    ] {
+        let w = weights(weight.weight.val());
+        init.push(float_init(table, &w.dims, &w.values));
+        nodes.push(node(
+            "Gather",
+            &format!("{table}_gather"),
+            &[table, input],
+            &[&format!("{input}_embedded")],
+            vec![int_attr("axis", 0)],
+        ));
+    }
+    let tokens_and_phase = "tokens_and_phase";
     nodes.push(node(
-        "Gather",
-        "embed",
-        &["embedding", INPUT_TOKENS],
+        "Add",
+        "add_phase",
+        &[
+            &format!("{INPUT_TOKENS}_embedded"),
+            &format!("{INPUT_PHASE}_embedded"),
+        ],
+        &[tokens_and_phase],
+        vec![],
+    ));
+    nodes.push(node(
+        "Add",
+        "add_bar_beat",
+        &[tokens_and_phase, &format!("{INPUT_BAR_BEAT}_embedded")],
         &["x0"],
-        vec![int_attr("axis", 0)],
+        vec![],
     ));
 
     let mut layer_states = Vec::new();
@@ -220,6 +252,8 @@ pub fn export(net: &ContinuoNet, meta: &ModelMeta) -> Vec<u8> {
         initializer: init,
         input: vec![
             value_info(INPUT_TOKENS, INT64, &[Err("seq"), Err("batch")]),
+            value_info(INPUT_PHASE, INT64, &[Err("seq"), Err("batch")]),
+            value_info(INPUT_BAR_BEAT, INT64, &[Err("seq"), Err("batch")]),
             value_info(INPUT_STATE, FLOAT, &[Ok(l), Err("batch"), Ok(hd)]),
         ],
         output: vec![

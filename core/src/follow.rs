@@ -1,0 +1,865 @@
+//! Following the phrase: biases on the model's logits that keep an answer near the phrase's
+//! pitch classes and register ([`Guide`]), its pace in onsets ([`Density`]), its chords
+//! ([`Texture`]), its grid ([`Phases`]) and its habit of repeating notes ([`Repeats`]), each
+//! scaled by [`Sampling::follow`](crate::sampling::Sampling). Everything here runs for every
+//! generated token, so nothing allocates.
+//!
+//! Every count is of onsets (the notes struck at one grid step) where the music is: a chord is
+//! one event of the pace and of the pitch-class balance. Counting single notes pulled chords
+//! apart into runs, and a phrase of 16th-note chords was answered with single 32nd notes to
+//! keep up its note count.
+
+use crate::sampling::Sampling;
+use crate::vocab::{Token, Vocab};
+
+/// All that *Follow phrase* steers by: read from the context, kept up to date as the answer
+/// plays, and applied to the model's logits before each draw.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Follow {
+    onsets: Onsets,
+    guide: Guide,
+    density: Density,
+    texture: Texture,
+    phases: Phases,
+    repeats: Repeats,
+}
+
+impl Follow {
+    /// From the context's note-ons as (grid step, pitch), oldest first, and the step the
+    /// context ends on; `origin` is the grid step (from the timeline's beat 0) of the context's
+    /// step 0. The answer's time then counts from 0 at `end`; the context's last onset stays
+    /// "previous" for the answer's first.
+    pub fn from_context(notes: &[(u64, u8)], end: u64, origin: i64, steps_per_beat: u32) -> Self {
+        let mut onsets = Onsets::default();
+        for &(step, pitch) in notes {
+            onsets.strike(pitch, step);
+        }
+        let recent = &notes[notes.len().saturating_sub(Guide::NOTES)..];
+        let pitches: Vec<u8> = recent.iter().map(|&(_, p)| p).collect();
+        let steps: Vec<u64> = recent.iter().map(|&(s, _)| s).collect();
+        Self {
+            onsets: onsets.rebased(),
+            guide: Guide::from_pitches(&pitches),
+            density: Density::from_onsets(&steps, end, steps_per_beat),
+            texture: Texture::from_onsets(&steps),
+            phases: Phases::from_onsets(&steps, origin, steps_per_beat, origin + end as i64),
+            repeats: Repeats::from_notes(notes),
+        }
+    }
+
+    /// Biases `logits` for a token drawn at the answer's grid step `step`.
+    pub fn apply(&self, logits: &mut [f32], vocab: &Vocab, step: u64, sampling: &Sampling) {
+        if sampling.repeat_penalty <= 0.0 && sampling.follow <= 0.0 {
+            return;
+        }
+        let repeats = self.onsets.previous_at(step);
+        // A note joining the onset at `step` changes the chord, not the pace; one that starts
+        // an onset changes the pace and lands on the phrase's grid or off it.
+        let joins = self.texture.joins(step);
+        let (pace, chord) = (sampling.density.exp2(), sampling.polyphony.exp2());
+        let onset = if joins {
+            self.texture.bias(step, chord)
+        } else {
+            self.density.note_on_bias(step, pace) + self.phases.bias(step)
+        };
+        let habit = self.repeats.bias(step);
+        // Which pitch (the guide, the habit of repeating) is kept apart from when: the first
+        // only shares out the probability the model gives to striking a note now, so that a
+        // pitch class the answer owes never pulls a note off the beat.
+        let notes = &mut logits[vocab.note_on_range()];
+        let before = log_sum_exp(notes);
+        for (p, l) in notes.iter_mut().enumerate() {
+            if repeats & (1 << p) != 0 {
+                *l += sampling.follow * habit - sampling.repeat_penalty;
+            }
+            *l += sampling.follow * self.guide.bias(p as u8);
+        }
+        let shared_out = log_sum_exp(notes) - before;
+        let when = sampling.follow * onset
+            - if shared_out.is_finite() {
+                shared_out
+            } else {
+                0.0
+            };
+        for l in notes.iter_mut() {
+            *l += when;
+        }
+        for id in vocab.time_shift_range() {
+            if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
+                logits[id] +=
+                    sampling.follow * self.density.shift_bias(step, u64::from(steps), pace);
+            }
+        }
+    }
+
+    /// The answer struck `pitch` at grid step `step`.
+    pub fn strike(&mut self, pitch: u8, step: u64) {
+        self.repeats
+            .strike(step, self.onsets.previous_at(step) & (1 << pitch) != 0);
+        self.onsets.strike(pitch, step);
+        self.density.strike(step);
+        self.texture.strike(step);
+        self.guide.strike(pitch, step);
+    }
+}
+
+/// Where the phrase lives: a log-prior over note-on pitches from the pitch classes and the
+/// register of the context's latest notes, and how far the answer's own mix of pitch classes
+/// has strayed from the phrase's. Added (times [`Sampling::follow`]) to note-on logits, it
+/// keeps an answer near the phrase's key, mix and hands without forbidding anything.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guide {
+    bias: [f32; 128],
+    /// The phrase's pitch-class distribution (smoothed); all 0 without a phrase.
+    classes: [f32; 12],
+    /// Note-ons of each pitch class the answer has played before its latest onset, and
+    /// those at that onset (`current`, at step `current_step`): a chord's notes are owed
+    /// alike, so the balance does not pull a chord apart.
+    played: [u32; 12],
+    notes: u32,
+    current: [u32; 12],
+    current_step: Option<u64>,
+}
+
+impl Default for Guide {
+    /// No pull anywhere (no phrase).
+    fn default() -> Self {
+        Self {
+            bias: [0.0; 128],
+            classes: [0.0; 12],
+            played: [0; 12],
+            notes: 0,
+            current: [0; 12],
+            current_step: None,
+        }
+    }
+}
+
+impl Guide {
+    /// Notes of the context the guide reads: the latest ones, about four bars of melody.
+    pub const NOTES: usize = 64;
+    /// Nats per note a pitch class is owed. A fixed log-prior alone sharpens the answer onto
+    /// the phrase's commonest classes (a stronger pull made answers *less* like the phrase's
+    /// mix); owing notes steers the answer's mix toward the phrase's, and by itself keeps
+    /// one pitch from being struck over and over (README, "Sampling").
+    const BALANCE: f32 = 1.5;
+    /// Width (semitones) of the register each of the phrase's notes lends its neighbours: the
+    /// register is where the phrase's notes are, a bass and a melody two octaves apart
+    /// alike, not one bell curve around their mean, which pulled a piano's two hands
+    /// together into narrow chords.
+    const REGISTER_WIDTH: f32 = 4.0;
+    /// The most a pitch is held back for lying where the phrase played nothing (nats).
+    const REGISTER_FLOOR: f32 = 2.0;
+
+    /// From the pitches of the context's note-ons, oldest first (only the last
+    /// [`Self::NOTES`] count).
+    pub fn from_pitches(pitches: &[u8]) -> Self {
+        let recent = &pitches[pitches.len().saturating_sub(Self::NOTES)..];
+        if recent.is_empty() {
+            return Self::default();
+        }
+        let n = recent.len() as f32;
+        let mut classes = [0f32; 12];
+        for &p in recent {
+            classes[usize::from(p % 12)] += 1.0;
+        }
+        // Add-½ smoothing.
+        let classes = classes.map(|c| (c + 0.5) / (n + 6.0));
+        let mut bias = [0f32; 128];
+        for (p, b) in bias.iter_mut().enumerate() {
+            // 0 where the phrase is uniform over the twelve classes.
+            let class = (12.0 * classes[p % 12]).ln();
+            // 0 where every note of the phrase is this pitch.
+            let near = recent
+                .iter()
+                .map(|&q| (-0.5 * ((p as f32 - f32::from(q)) / Self::REGISTER_WIDTH).powi(2)).exp())
+                .sum::<f32>()
+                / n;
+            *b = class + near.ln().max(-Self::REGISTER_FLOOR);
+        }
+        Self {
+            bias,
+            classes,
+            ..Self::default()
+        }
+    }
+
+    /// The answer struck `pitch` at grid step `step`.
+    pub fn strike(&mut self, pitch: u8, step: u64) {
+        if self.current_step != Some(step) {
+            for (played, current) in self.played.iter_mut().zip(&mut self.current) {
+                *played += std::mem::take(current);
+            }
+            self.current_step = Some(step);
+        }
+        self.current[usize::from(pitch % 12)] += 1;
+        self.notes += 1;
+    }
+
+    /// Log-prior of a note-on of `pitch` now: where the phrase lives, plus
+    /// [`Self::BALANCE`] per note its pitch class is owed (the answer played it less often,
+    /// before its latest onset, than the phrase's share of its notes would have it) or minus
+    /// per note it is ahead.
+    pub fn bias(&self, pitch: u8) -> f32 {
+        let class = usize::from(pitch % 12);
+        let before = self.notes - self.current.iter().sum::<u32>();
+        let owed = self.classes[class] * before as f32 - self.played[class] as f32;
+        self.bias[usize::from(pitch & 127)] + Self::BALANCE * owed
+    }
+}
+
+/// The bias that steers a count back to its target: `pull` nats per unit of imbalance that a
+/// token removes (or adds), growing with the imbalance up to `cap` units. `ahead` is how far
+/// the count runs ahead of its target before the token; the token adds one.
+fn steer(ahead: f32, pull: f32, cap: f32) -> f32 {
+    pull * (ahead.abs() - (ahead + 1.0).abs()) * ahead.abs().clamp(1.0, cap)
+}
+
+/// The pace an answer keeps in onsets, and how far it runs ahead of it or behind: a bias
+/// (times [`Sampling::follow`]) on note-ons that start an onset and on time shifts, so an
+/// answer keeps the phrase's density — a sparse answer to a busy phrase, or a flurry after a
+/// few long notes, does not follow it. A chord is one onset: its notes are [`Texture`]'s.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Density {
+    /// Onsets per grid step the answer aims at; 0: no phrase, no pull.
+    rate: f32,
+    /// Onsets the answer has played so far, and the step of the latest.
+    onsets: u32,
+    latest: Option<u64>,
+}
+
+impl Density {
+    /// Nats per onset of imbalance a token adds or removes. Each token is biased by how much
+    /// nearer (or further) it takes the answer to its pace: a note that starts an onset by one
+    /// onset, a time shift by the onsets the pace gives meanwhile. Unlike one bias on every
+    /// time shift, this does not answer "too many notes" with a long rest and then a burst.
+    const PULL: f32 = 3.0;
+    /// The pull on a note-on grows with the imbalance up to this many onsets, and a time
+    /// shift's is bounded by [`Self::MAX_SHIFT_BIAS`]: a model keen on a texture (a run) is
+    /// brought back within a few onsets, yet can still place a note where it hears one.
+    const MAX_ONSETS: f32 = 3.0;
+    const MAX_SHIFT_BIAS: f32 = 5.0;
+    /// How far the answer's pace leans from the phrase's toward [`Self::TYPICAL_PER_BEAT`]
+    /// (a share of the distance on a log scale). Real continuations do: a phrase's pace
+    /// foretells its continuation's only in part (across piano pieces, log notes in the next
+    /// two bars follow log notes in the last two with a slope of about 0.75, not 1).
+    const LEAN: f32 = 0.15;
+    /// Onsets per beat in a typical two bars of piano music: the geometric mean over two-bar
+    /// windows is 2.2–2.6 for most composers of the piano-midi.de corpus and of the Mutopia
+    /// keyboard pieces.
+    const TYPICAL_PER_BEAT: f32 = 2.4;
+
+    /// From the grid steps of the context's note-ons (oldest first; a chord's notes share a
+    /// step) and the step the context ends on.
+    pub fn from_onsets(steps: &[u64], end: u64, steps_per_beat: u32) -> Self {
+        let Some(&first) = steps.first() else {
+            return Self::default();
+        };
+        let onsets = distinct(steps);
+        let phrase = onsets as f32 / end.saturating_sub(first).max(1) as f32;
+        let typical = Self::TYPICAL_PER_BEAT / steps_per_beat.max(1) as f32;
+        let rate = (phrase.ln() + Self::LEAN * (typical.ln() - phrase.ln())).exp();
+        Self {
+            rate,
+            ..Self::default()
+        }
+    }
+
+    /// The answer struck a note at `step`.
+    pub fn strike(&mut self, step: u64) {
+        if self.latest != Some(step) {
+            self.onsets += 1;
+            self.latest = Some(step);
+        }
+    }
+
+    /// Onsets the answer has played beyond what its pace (`scale` times its own) gives by
+    /// grid step `step`.
+    fn ahead(&self, step: u64, scale: f32) -> f32 {
+        self.onsets as f32 - scale * self.rate * step as f32
+    }
+
+    /// Bias on a note-on that starts an onset at grid step `step`, for a pace `scale` times
+    /// the phrase's: negative when the answer is ahead of its pace, positive when behind.
+    pub fn note_on_bias(&self, step: u64, scale: f32) -> f32 {
+        if self.rate <= 0.0 {
+            return 0.0;
+        }
+        steer(self.ahead(step, scale), Self::PULL, Self::MAX_ONSETS)
+    }
+
+    /// Bias on a time shift of `steps` grid steps taken at `step`: positive when waiting that
+    /// long brings the answer back to its pace, negative when it overshoots.
+    pub fn shift_bias(&self, step: u64, steps: u64, scale: f32) -> f32 {
+        if self.rate <= 0.0 {
+            return 0.0;
+        }
+        let ahead = self.ahead(step, scale);
+        let after = ahead - scale * self.rate * steps as f32;
+        (Self::PULL * (ahead.abs() - after.abs()))
+            .clamp(-Self::MAX_SHIFT_BIAS, Self::MAX_SHIFT_BIAS)
+    }
+}
+
+/// ln Σ exp(x) over the finite entries; −∞ when there are none.
+fn log_sum_exp(xs: &[f32]) -> f32 {
+    let max = xs
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        return max;
+    }
+    max + xs
+        .iter()
+        .filter(|x| x.is_finite())
+        .map(|&x| (x - max).exp())
+        .sum::<f32>()
+        .ln()
+}
+
+/// Distinct values in a sorted list: the onsets among note-on steps.
+fn distinct(steps: &[u64]) -> usize {
+    steps.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!steps.is_empty())
+}
+
+/// How many notes the phrase strikes at once, and how far the answer's chords run ahead of
+/// that or behind: a bias (times [`Sampling::follow`]) on note-ons that would join the onset
+/// already struck at this step. Block chords are answered with chords, a melody with single
+/// notes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Texture {
+    /// The phrase's notes per onset; `None` (too few onsets to tell): no pull.
+    per_onset: Option<f32>,
+    notes: u32,
+    onsets: u32,
+    latest: Option<u64>,
+}
+
+impl Texture {
+    /// Nats per note of imbalance, growing up to [`Self::MAX_NOTES`].
+    const PULL: f32 = 3.0;
+    const MAX_NOTES: f32 = 3.0;
+    /// Onsets a phrase needs before its texture counts.
+    const MIN_ONSETS: usize = 3;
+
+    /// From the grid steps of the context's note-ons, oldest first.
+    pub fn from_onsets(steps: &[u64]) -> Self {
+        let onsets = distinct(steps);
+        Self {
+            per_onset: (onsets >= Self::MIN_ONSETS).then(|| steps.len() as f32 / onsets as f32),
+            ..Self::default()
+        }
+    }
+
+    /// Whether a note-on at `step` would join an onset the answer has struck.
+    pub fn joins(&self, step: u64) -> bool {
+        self.latest == Some(step)
+    }
+
+    /// Bias on a note-on that joins the onset at `step`: positive while the answer's chords
+    /// are thinner than `scale` times the phrase's (never below one note), negative when
+    /// thicker.
+    pub fn bias(&self, step: u64, scale: f32) -> f32 {
+        match self.per_onset {
+            Some(rate) if self.joins(step) => {
+                let rate = (rate * scale).max(1.0);
+                let ahead = self.notes as f32 - rate * self.onsets as f32;
+                steer(ahead, Self::PULL, Self::MAX_NOTES)
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The answer struck a note at `step`.
+    pub fn strike(&mut self, step: u64) {
+        if self.latest != Some(step) {
+            self.onsets += 1;
+            self.latest = Some(step);
+        }
+        self.notes += 1;
+    }
+}
+
+/// Where in the beat the phrase strikes: a bias (times [`Sampling::follow`]) against starting
+/// an onset where the phrase never does, so a 16th-note phrase is answered on 16ths and a
+/// triplet phrase on triplets, not on a grid shifted by a step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phases {
+    /// Log share of the phrase's onsets at each step of the beat, against the commonest
+    /// (≤ 0); all 0 without a phrase.
+    bias: [f32; Self::MAX_STEPS],
+    steps_per_beat: u32,
+    /// Grid step of the answer's step 0.
+    origin: i64,
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Self {
+            bias: [0.0; Self::MAX_STEPS],
+            steps_per_beat: 0,
+            origin: 0,
+        }
+    }
+}
+
+impl Phases {
+    /// Grids finer than this are not followed.
+    const MAX_STEPS: usize = 96;
+    /// Pseudo-onsets at every step of the beat, so that a short phrase does not forbid what
+    /// it merely did not play.
+    const SMOOTHING: f32 = 0.5;
+    /// Nats per unit of log share: a position the phrase strikes a tenth as often as its
+    /// commonest is held back by 11.5 nats (times *Follow phrase*). Weaker grids let the
+    /// model's own drift through: the answers' onsets matched the truth's positions in the
+    /// beat less well than with no steering at all.
+    const SHARPNESS: f32 = 5.0;
+    /// The most a note is held back for an unheard position (nats).
+    const MAX_PENALTY: f32 = 15.0;
+
+    /// From the steps of the context's note-ons (from `origin`, the grid step of the
+    /// context's step 0), for an answer whose step 0 is grid step `answer_origin`.
+    pub fn from_onsets(
+        steps: &[u64],
+        origin: i64,
+        steps_per_beat: u32,
+        answer_origin: i64,
+    ) -> Self {
+        let spb = steps_per_beat as usize;
+        if steps.is_empty() || spb == 0 || spb > Self::MAX_STEPS {
+            return Self::default();
+        }
+        let mut counts = [0f32; Self::MAX_STEPS];
+        let mut latest = None;
+        for &s in steps {
+            if latest != Some(s) {
+                let phase = (origin + s as i64).rem_euclid(spb as i64) as usize;
+                counts[phase] += 1.0;
+                latest = Some(s);
+            }
+        }
+        let most = counts[..spb].iter().copied().fold(0.0, f32::max) + Self::SMOOTHING;
+        let mut bias = [0f32; Self::MAX_STEPS];
+        for (b, c) in bias.iter_mut().zip(&counts).take(spb) {
+            *b = (Self::SHARPNESS * ((c + Self::SMOOTHING) / most).ln()).max(-Self::MAX_PENALTY);
+        }
+        Self {
+            bias,
+            steps_per_beat,
+            origin: answer_origin,
+        }
+    }
+
+    /// Bias on starting an onset at the answer's step `step`.
+    pub fn bias(&self, step: u64) -> f32 {
+        if self.steps_per_beat == 0 {
+            return 0.0;
+        }
+        let phase = (self.origin + step as i64).rem_euclid(i64::from(self.steps_per_beat));
+        self.bias[phase as usize]
+    }
+}
+
+/// How often the phrase strikes again a pitch of the onset before, and how far the answer
+/// runs ahead of that habit or behind: a bias (times [`Sampling::follow`]) on note-ons that
+/// would repeat the previous onset. Repeated notes and chords are a texture (a nocturne's
+/// accompaniment, a toccata's hammered note) that an answer follows like the phrase's pace.
+/// Left alone the model over-repeats; held to the phrase's pace it hardly repeats at all
+/// (README, "Sampling").
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Repeats {
+    /// Share of the phrase's onsets (after its first) that repeat a pitch of the one
+    /// before; `None` (too few onsets to tell): no pull.
+    rate: Option<f32>,
+    /// The answer's onsets, and those that repeat a pitch of the onset before.
+    onsets: u32,
+    repeated: u32,
+    /// Step of the answer's latest onset, and whether it repeats the one before.
+    current: Option<(u64, bool)>,
+}
+
+impl Repeats {
+    /// Nats per repeated onset of imbalance, growing up to [`Self::MAX_ONSETS`].
+    const PULL: f32 = 3.0;
+    const MAX_ONSETS: f32 = 3.0;
+    /// Onsets a phrase needs before its habit counts.
+    const MIN_ONSETS: u32 = 4;
+
+    /// From the context's note-ons as (grid step, pitch), oldest first; only the last
+    /// [`Guide::NOTES`] count.
+    pub fn from_notes(notes: &[(u64, u8)]) -> Self {
+        let recent = &notes[notes.len().saturating_sub(Guide::NOTES)..];
+        let mut phrase = Self::default();
+        let mut onsets = Onsets::default();
+        for &(step, pitch) in recent {
+            phrase.strike(step, onsets.previous_at(step) & (1 << (pitch & 127)) != 0);
+            onsets.strike(pitch, step);
+        }
+        // The phrase's first onset has none before it, so it cannot repeat.
+        let rate = (phrase.onsets >= Self::MIN_ONSETS)
+            .then(|| phrase.repeated as f32 / (phrase.onsets - 1) as f32);
+        Self {
+            rate,
+            ..Self::default()
+        }
+    }
+
+    /// Bias on a note-on at `step` of a pitch the previous onset struck: positive when the
+    /// answer owes the phrase repeats, negative when it is ahead; 0 when the note changes
+    /// nothing (no phrase, or its onset already repeats).
+    pub fn bias(&self, step: u64) -> f32 {
+        let Some(rate) = self.rate else {
+            return 0.0;
+        };
+        // The answer's first onset follows the phrase's last, so every one of its onsets
+        // counts, this one included.
+        let onsets = match self.current {
+            Some((s, true)) if s == step => return 0.0,
+            Some((s, false)) if s == step => self.onsets,
+            _ => self.onsets + 1,
+        };
+        let ahead = self.repeated as f32 - rate * onsets as f32;
+        steer(ahead, Self::PULL, Self::MAX_ONSETS)
+    }
+
+    /// A note struck at `step`; `repeat`: its pitch was struck at the onset before.
+    pub fn strike(&mut self, step: u64, repeat: bool) {
+        match self.current {
+            Some((s, true)) if s == step => {}
+            Some((s, false)) if s == step => {
+                self.repeated += u32::from(repeat);
+                self.current = Some((s, repeat));
+            }
+            _ => {
+                self.onsets += 1;
+                self.repeated += u32::from(repeat);
+                self.current = Some((step, repeat));
+            }
+        }
+    }
+}
+
+/// The pitches of the most recent onsets, for the repetition penalty: which pitches the
+/// onset before "now" struck. Fed every token of context and generation alike, so the
+/// answer's first note also knows the phrase's last one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Onsets {
+    /// Pitches struck at `current_step`.
+    current: u128,
+    current_step: u64,
+    /// Pitches of the onset before `current`.
+    previous: u128,
+}
+
+impl Onsets {
+    /// Records a note-on of `pitch` at grid step `step` (non-decreasing).
+    pub fn strike(&mut self, pitch: u8, step: u64) {
+        if self.current != 0 && step != self.current_step {
+            self.previous = self.current;
+            self.current = 0;
+        }
+        self.current_step = step;
+        self.current |= 1 << (pitch & 127);
+    }
+
+    /// The same onsets with time restarted: the last one counts as "previous" for any step.
+    pub fn rebased(&self) -> Self {
+        Self {
+            current: 0,
+            current_step: 0,
+            previous: if self.current != 0 {
+                self.current
+            } else {
+                self.previous
+            },
+        }
+    }
+
+    /// Pitches a note-on at `step` would repeat: those of the last onset before `step`.
+    pub fn previous_at(&self, step: u64) -> u128 {
+        if self.current != 0 && step != self.current_step {
+            self.current
+        } else {
+            self.previous
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn density_steers_back_to_its_pace_without_overshooting() {
+        let none = Density::from_onsets(&[], 10, 24);
+        assert_eq!(
+            (none.note_on_bias(5, 1.0), none.shift_bias(5, 24, 1.0)),
+            (0.0, 0.0)
+        );
+        // A note a beat (24 steps).
+        let mut d = Density {
+            rate: 1.0 / 24.0,
+            ..Density::default()
+        };
+        // No notes after two beats: play on, and do not wait any longer.
+        assert!(d.note_on_bias(48, 1.0) > 0.0);
+        assert!(d.shift_bias(48, 24, 1.0) < 0.0);
+        for s in 0..3 {
+            d.strike(s);
+        }
+        let chord = d;
+        d.strike(2);
+        assert_eq!(d, chord, "a chord's notes are one onset");
+        // Three notes in two beats, one ahead: no more notes now; a beat's wait brings it
+        // back to the pace, two beats put it as far behind, three further.
+        assert!(d.note_on_bias(48, 1.0) < 0.0);
+        let wait = |beats: u64| d.shift_bias(48, beats * 24, 1.0);
+        assert!(wait(1) > 0.0);
+        assert!(
+            wait(2).abs() < 1e-6 && wait(3) < 0.0,
+            "overshooting is worse"
+        );
+        let one_ahead = d.note_on_bias(48, 1.0);
+        for s in 3..13 {
+            d.strike(s);
+        }
+        assert!(
+            d.note_on_bias(48, 1.0) < one_ahead,
+            "further ahead, a stronger pull"
+        );
+        assert_eq!(
+            d.note_on_bias(48, 1.0),
+            -Density::PULL * Density::MAX_ONSETS,
+            "bounded"
+        );
+        assert_eq!(
+            d.shift_bias(48, 8 * 24, 1.0),
+            Density::MAX_SHIFT_BIAS,
+            "bounded"
+        );
+    }
+
+    #[test]
+    fn the_pace_leans_from_the_phrases_toward_the_typical_one() {
+        let per_beat = |steps: &[u64], end| Density::from_onsets(steps, end, 24).rate * 24.0;
+        let typical = Density::TYPICAL_PER_BEAT;
+        // A note a beat: a little faster, far from typical.
+        let slow = per_beat(&[0, 24, 48, 72], 96);
+        assert!(slow > 1.0 && slow < 1.5, "{slow}");
+        // Twelve a beat: a little slower.
+        let busy: Vec<u64> = (0..48).map(|i| i * 2).collect();
+        let fast = per_beat(&busy, 96);
+        assert!(fast < 12.0 && fast > 9.0, "{fast}");
+        // Only the last Guide::NOTES notes count, from the first of them to the context's end.
+        let long: Vec<u64> = (0..100).map(|i| i * 24).collect();
+        let recent = per_beat(&long, 100 * 24);
+        assert!((recent - slow).abs() < 1e-4, "{recent} {slow}");
+        assert!(typical > 2.0);
+    }
+
+    #[test]
+    fn repeats_follow_the_phrases_habit_of_striking_again() {
+        assert_eq!(
+            Repeats::from_notes(&[(0, 60), (24, 60)]).bias(48),
+            0.0,
+            "too few onsets"
+        );
+        // C C E E G G ...: every second onset repeats the one before (3 of 5).
+        let phrase = [(0, 60), (24, 60), (48, 64), (72, 64), (96, 67), (120, 67)];
+        let mut r = Repeats::from_notes(&phrase);
+        assert_eq!(r.rate, Some(0.6));
+        // The answer's first onset: owed 0.6 of a repeat, so a repeat is welcome.
+        assert!(r.bias(0) > 0.0);
+        r.strike(0, true);
+        // At the next onset it is 0.2 behind; a repeat would put it 0.8 ahead.
+        assert!(r.bias(24) < 0.0);
+        // A chord note at an onset that already repeats changes nothing.
+        assert_eq!(r.bias(0), 0.0);
+        r.strike(24, false);
+        r.strike(48, false);
+        r.strike(72, false);
+        // Four onsets, one repeat, owed 2.4 (and 3 with the next): pulled hard toward one.
+        let owed = r.bias(96);
+        assert!(owed > Repeats::PULL, "{owed}");
+        // A phrase that never repeats pushes repeats away.
+        let mut never = Repeats::from_notes(&[(0, 60), (24, 62), (48, 64), (72, 65)]);
+        assert!(never.bias(0) < 0.0);
+        never.strike(0, true);
+        assert!(
+            never.bias(24) < never.bias(0),
+            "further ahead, a stronger push"
+        );
+    }
+
+    #[test]
+    fn the_guide_steers_the_answers_mix_of_pitch_classes_toward_the_phrases() {
+        // The phrase: C and G equally often.
+        let mut g = Guide::from_pitches(&[60, 67, 60, 67, 60, 67]);
+        let (c, g_) = (g.bias(60), g.bias(67));
+        assert!((c - g_).abs() < 1.0);
+        // The answer struck C three times: G is owed, C is not.
+        for s in 0..3 {
+            g.strike(60, s);
+        }
+        g.strike(64, 3);
+        // Owed as of the latest onset: a chord's notes are owed alike.
+        let (c3, g3) = (g.bias(60), g.bias(67));
+        g.strike(67, 3);
+        assert_eq!((g.bias(60), g.bias(67)), (c3, g3));
+        assert!(g.bias(67) > g_ && g.bias(60) < c);
+        assert!(g.bias(67) > g.bias(60) + 3.0);
+    }
+
+    #[test]
+    fn the_guide_pulls_toward_the_phrases_key_and_register() {
+        assert_eq!(Guide::from_pitches(&[]), Guide::default());
+        // C major around middle C.
+        let g = Guide::from_pitches(&[60, 62, 64, 65, 67, 69, 71, 72, 67, 64]);
+        assert!(g.bias(64) > g.bias(63), "E over E flat");
+        assert!(g.bias(67) > g.bias(66), "G over F sharp");
+        assert!(
+            g.bias(64) > g.bias(88),
+            "near the phrase over two octaves up"
+        );
+        assert!(g.bias(64) > g.bias(40), "and two octaves down");
+        assert!(g.bias(64) > g.bias(61) + 1.0);
+        // Only the latest notes count.
+        let mut long = vec![30u8; 200];
+        long.extend([60, 64, 67].repeat(30));
+        let g = Guide::from_pitches(&long);
+        assert!(g.bias(64) > g.bias(30));
+    }
+
+    #[test]
+    fn onsets_remember_the_previous_chord() {
+        let mut o = Onsets::default();
+        assert_eq!(o.previous_at(0), 0);
+        o.strike(60, 0);
+        o.strike(64, 0);
+        assert_eq!(o.previous_at(0), 0, "a chord's own notes are not repeats");
+        let chord = 1u128 << 60 | 1u128 << 64;
+        assert_eq!(o.previous_at(5), chord);
+        o.strike(62, 5);
+        assert_eq!(o.previous_at(5), chord, "later notes of the same onset");
+        assert_eq!(o.previous_at(9), 1u128 << 62);
+    }
+
+    #[test]
+    fn chords_are_answered_with_chords_of_the_phrases_size() {
+        // Triads on every beat.
+        let steps: Vec<u64> = (0..4).flat_map(|b| [b * 24; 3]).collect();
+        let mut t = Texture::from_onsets(&steps);
+        assert_eq!(t.per_onset, Some(3.0));
+        assert!(!t.joins(0));
+        assert_eq!(t.bias(0, 1.0), 0.0, "a new onset is the pace's business");
+        t.strike(0);
+        assert!(t.bias(0, 1.0) > 0.0, "a second note is welcome");
+        t.strike(0);
+        assert!(t.bias(0, 1.0) > 0.0, "and a third");
+        t.strike(0);
+        assert!(t.bias(0, 1.0) < 0.0, "a fourth is not");
+        // A melody of single notes holds chords back.
+        let mut line = Texture::from_onsets(&[0, 12, 24, 36]);
+        line.strike(0);
+        assert!(line.bias(0, 1.0) < 0.0);
+        assert_eq!(
+            Texture::from_onsets(&[0, 0, 12]).per_onset,
+            None,
+            "too few onsets"
+        );
+    }
+
+    #[test]
+    fn onsets_keep_to_the_phrases_grid() {
+        // 16ths from beat 0: steps 0, 6, 12, 18 of each beat.
+        let steps: Vec<u64> = (0..16).map(|i| i * 6).collect();
+        let p = Phases::from_onsets(&steps, 0, 24, 96);
+        assert_eq!(p.bias(0), 0.0);
+        assert!(p.bias(6) > -0.1 && p.bias(18) > -0.1);
+        assert_eq!(
+            p.bias(3),
+            (Phases::SHARPNESS * (0.5f32 / 4.5).ln()).max(-Phases::MAX_PENALTY)
+        );
+        // Triplets: 0, 8, 16; the answer starting one step later than the context's grid
+        // is told where the triplets fall.
+        let triplets: Vec<u64> = (0..9).map(|i| i * 8).collect();
+        let t = Phases::from_onsets(&triplets, 0, 24, 1);
+        assert_eq!(t.bias(7), 0.0, "grid step 8");
+        assert!(t.bias(8) < -5.0, "grid step 9");
+        // The context itself may start off the beat.
+        let shifted = Phases::from_onsets(&[0, 12], 6, 24, 0);
+        assert_eq!(shifted.bias(6), 0.0);
+        assert_eq!(Phases::default().bias(5), 0.0);
+    }
+
+    #[test]
+    fn density_and_polyphony_scale_what_is_followed() {
+        // Single notes, one a beat; the answer has struck one note at step 0.
+        let steps = [0, 24, 48, 72];
+        let mut f = Follow::from_context(&steps.map(|s| (s, 60)), 96, 0, 24);
+        f.strike(64, 0);
+        let vocab = Vocab::default();
+        let on = vocab.encode(Token::NoteOn(67));
+        let at = |density: f32, polyphony: f32, step: u64| {
+            let mut logits = vec![0.0; vocab.size()];
+            let sampling = Sampling {
+                density,
+                polyphony,
+                ..Sampling::default()
+            };
+            f.apply(&mut logits, &vocab, step, &sampling);
+            logits[on]
+        };
+        // A beat and a half on: twice the density wants the next onset more, half holds back.
+        assert!(at(1.0, 0.0, 36) > at(0.0, 0.0, 36));
+        assert!(at(-1.0, 0.0, 36) < at(0.0, 0.0, 36));
+        // At the same step (a chord): twice the polyphony welcomes a second note.
+        assert!(at(0.0, 1.0, 0) > at(0.0, 0.0, 0));
+        assert!(at(0.0, 1.0, 0) > 0.0);
+        // Half of one note is still one note: no thinner than single notes.
+        assert_eq!(at(0.0, -1.0, 0), at(0.0, 0.0, 0));
+    }
+
+    #[test]
+    fn a_bass_and_a_melody_are_two_registers_not_one_between_them() {
+        // Left hand around C2–G2, right hand around C5–G5: the middle is where neither plays.
+        let g = Guide::from_pitches(&[36, 43, 36, 43, 72, 76, 79, 72, 76, 79]);
+        assert!(
+            g.bias(76) > g.bias(57) + 1.0,
+            "the melody's register over the middle"
+        );
+        assert!(g.bias(40) > g.bias(57) + 1.0, "and the bass's");
+    }
+
+    #[test]
+    fn the_pitch_guide_chooses_which_note_not_when() {
+        // A phrase in C major; the answer has struck nothing yet.
+        let steps: Vec<(u64, u8)> = [60u8, 64, 67, 72, 67, 64, 62, 60]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (i as u64 * 12, p))
+            .collect();
+        let f = Follow::from_context(&steps, 96, 0, 24);
+        let vocab = Vocab::default();
+        let mut logits = vec![0.0f32; vocab.size()];
+        let (on, shift) = (vocab.note_on_range(), vocab.encode(Token::TimeShift(12)));
+        let guided = Sampling {
+            density: 0.0,
+            ..Sampling::default()
+        };
+        // Only the guide: no pace, grid or chord pull on this step's note-ons.
+        let mut just_guide = f;
+        just_guide.density = Density::default();
+        just_guide.phases = Phases::default();
+        just_guide.apply(&mut logits, &vocab, 0, &guided);
+        let mass = log_sum_exp(&logits[on.clone()]);
+        assert!((mass - (128f32).ln()).abs() < 1e-3, "{mass}");
+        assert!(
+            logits[on.start + 64] > logits[on.start + 63],
+            "E over E flat"
+        );
+        assert_eq!(logits[shift], 0.0, "no pace pull without a pace");
+    }
+}

@@ -1,0 +1,272 @@
+//! Where an event sits in the beat and in the bar: what a model of contract 2 is told beside
+//! each token, so that it hears the meter instead of counting time shifts to find it.
+//!
+//! Time is counted in grid steps (`1 / steps_per_beat` beat) from beat 0 of the piece, or of
+//! the host's timeline. Bars are counted from each time signature change; before the first
+//! one, and where there is none, the meter is 4/4 from beat 0.
+
+use crate::vocab::{Token, Vocab};
+
+/// Beats in a bar that the model tells apart; later beats of a longer bar share the last.
+pub const BAR_BEATS: usize = 16;
+
+/// A time signature, as a host or a MIDI file states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeSig {
+    pub numerator: u8,
+    pub denominator: u8,
+}
+
+impl Default for TimeSig {
+    fn default() -> Self {
+        Self::COMMON
+    }
+}
+
+impl TimeSig {
+    pub const COMMON: Self = Self {
+        numerator: 4,
+        denominator: 4,
+    };
+
+    /// The host's numerator and denominator, or 4/4 where they are missing or unusable.
+    pub fn from_host(numerator: Option<i32>, denominator: Option<i32>) -> Self {
+        match (numerator, denominator) {
+            (Some(n @ 1..=255), Some(d @ 1..=255)) => Self {
+                numerator: n as u8,
+                denominator: d as u8,
+            },
+            _ => Self::COMMON,
+        }
+    }
+
+    /// Beats (quarter notes) in a bar.
+    pub fn beats_per_bar(self) -> f64 {
+        f64::from(self.numerator.max(1)) * 4.0 / f64::from(self.denominator.max(1))
+    }
+}
+
+/// An event's place on the grid: the model's two position inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Grid steps since the last beat of the bar, `0..steps_per_beat`.
+    pub phase: u16,
+    /// Whole beats since the bar began, `0..BAR_BEATS` (the last holds the rest of a long bar).
+    pub bar_beat: u8,
+}
+
+/// The time signatures of a piece, each from the beat it starts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meter {
+    /// Sorted by beat; the first starts at beat 0.
+    changes: Vec<(f64, TimeSig)>,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Self::constant(TimeSig::COMMON)
+    }
+}
+
+impl Meter {
+    /// One time signature throughout, bars counted from beat 0.
+    pub fn constant(sig: TimeSig) -> Self {
+        Self {
+            changes: vec![(0.0, sig)],
+        }
+    }
+
+    /// From time signature changes at beats (any order). 4/4 holds before the first change;
+    /// of two changes at one beat the later listed wins.
+    pub fn from_changes(changes: impl IntoIterator<Item = (f64, TimeSig)>) -> Self {
+        let mut all: Vec<(f64, TimeSig)> = changes
+            .into_iter()
+            .filter(|(b, _)| b.is_finite())
+            .map(|(b, s)| (b.max(0.0), s))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut changes: Vec<(f64, TimeSig)> = vec![(0.0, TimeSig::COMMON)];
+        for (beat, sig) in all {
+            match changes.last_mut() {
+                Some(last) if last.0 == beat => last.1 = sig,
+                Some(last) if last.1 == sig => {}
+                _ => changes.push((beat, sig)),
+            }
+        }
+        Self { changes }
+    }
+
+    /// The changes, first at beat 0.
+    pub fn changes(&self) -> &[(f64, TimeSig)] {
+        &self.changes
+    }
+
+    /// The time signature in force at `beat`.
+    pub fn sig_at(&self, beat: f64) -> TimeSig {
+        self.change_at(beat).1
+    }
+
+    fn change_at(&self, beat: f64) -> (f64, TimeSig) {
+        let i = self.changes.partition_point(|(b, _)| *b <= beat);
+        self.changes[i.saturating_sub(1)]
+    }
+
+    /// Where grid step `step` (from beat 0; negative before it) falls.
+    pub fn position(&self, step: i64, steps_per_beat: u32) -> Position {
+        let spb = i64::from(steps_per_beat.max(1));
+        let (from, sig) = self.change_at(step as f64 / spb as f64);
+        let origin = (from * spb as f64).round() as i64;
+        let bar = ((sig.beats_per_bar() * spb as f64).round() as i64).max(1);
+        let in_bar = (step - origin).rem_euclid(bar);
+        Position {
+            phase: (in_bar % spb) as u16,
+            bar_beat: (in_bar / spb).min(BAR_BEATS as i64 - 1) as u8,
+        }
+    }
+
+    /// The position after each of `tokens`, read from grid step `start` on: the time at which
+    /// the model predicts what follows it.
+    pub fn positions(&self, tokens: &[Token], start: i64, vocab: &Vocab) -> Vec<Position> {
+        let mut tracker = Tracker::new(start);
+        tokens
+            .iter()
+            .map(|&t| tracker.advance(t, self, vocab))
+            .collect()
+    }
+}
+
+/// Follows the grid step of a token stream as it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tracker {
+    step: i64,
+}
+
+impl Tracker {
+    pub fn new(step: i64) -> Self {
+        Self { step }
+    }
+
+    /// The current grid step.
+    pub fn step(&self) -> i64 {
+        self.step
+    }
+
+    /// Reads `token` and returns the position it leaves the stream at.
+    pub fn advance(&mut self, token: Token, meter: &Meter, vocab: &Vocab) -> Position {
+        if let Token::TimeShift(n) = token {
+            self.step += i64::from(n);
+        }
+        meter.position(self.step, vocab.steps_per_beat)
+    }
+}
+
+/// Grid step nearest to `beat`.
+pub fn step_of(beat: f64, vocab: &Vocab) -> i64 {
+    (beat * f64::from(vocab.steps_per_beat)).round() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPB: u32 = 24;
+
+    #[test]
+    fn positions_count_beats_from_the_bar_in_common_time() {
+        let m = Meter::default();
+        assert_eq!(m.position(0, SPB), Position::default());
+        assert_eq!(
+            m.position(24 * 5 + 6, SPB),
+            Position {
+                phase: 6,
+                bar_beat: 1
+            }
+        );
+        // Before beat 0 the bars go on backwards.
+        assert_eq!(
+            m.position(-1, SPB),
+            Position {
+                phase: 23,
+                bar_beat: 3
+            }
+        );
+    }
+
+    #[test]
+    fn a_change_restarts_the_bar_and_six_eight_has_three_beats() {
+        let six_eight = TimeSig {
+            numerator: 6,
+            denominator: 8,
+        };
+        // A 4/4 bar and a half, then 6/8 from beat 6.
+        let m = Meter::from_changes([(6.0, six_eight)]);
+        assert_eq!(m.sig_at(5.9), TimeSig::COMMON);
+        assert_eq!(m.sig_at(6.0), six_eight);
+        assert_eq!(m.position(6 * 24, SPB), Position::default());
+        assert_eq!(m.position(9 * 24, SPB), Position::default());
+        assert_eq!(
+            m.position(8 * 24 + 12, SPB),
+            Position {
+                phase: 12,
+                bar_beat: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_long_bar_shares_its_last_beats() {
+        let m = Meter::constant(TimeSig {
+            numerator: 21,
+            denominator: 4,
+        });
+        assert_eq!(m.position(20 * 24, SPB).bar_beat as usize, BAR_BEATS - 1);
+    }
+
+    #[test]
+    fn positions_follow_time_shifts() {
+        let v = Vocab::default();
+        let m = Meter::default();
+        let tokens = [
+            Token::Bos,
+            Token::NoteOn(60),
+            Token::TimeShift(12),
+            Token::NoteOff(60),
+            Token::TimeShift(48),
+        ];
+        let p = m.positions(&tokens, 3 * 24 + 6, &v);
+        assert_eq!(p[0], p[1]);
+        assert_eq!(
+            p[0],
+            Position {
+                phase: 6,
+                bar_beat: 3
+            }
+        );
+        assert_eq!(
+            p[2],
+            Position {
+                phase: 18,
+                bar_beat: 3
+            }
+        );
+        assert_eq!(
+            p[4],
+            Position {
+                phase: 18,
+                bar_beat: 1
+            }
+        );
+    }
+
+    #[test]
+    fn duplicate_and_unsorted_changes_collapse() {
+        let three = TimeSig {
+            numerator: 3,
+            denominator: 4,
+        };
+        let m = Meter::from_changes([(3.0, three), (0.0, TimeSig::COMMON), (3.0, three)]);
+        assert_eq!(m.changes(), &[(0.0, TimeSig::COMMON), (3.0, three)]);
+        assert_eq!(TimeSig::from_host(Some(6), Some(8)).beats_per_bar(), 3.0);
+        assert_eq!(TimeSig::from_host(None, Some(8)), TimeSig::COMMON);
+    }
+}

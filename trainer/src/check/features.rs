@@ -1,0 +1,115 @@
+//! What the classifier sees of a passage: the measures' histograms and means as one vector.
+//!
+//! Pitch classes are counted from the prompt's key, and register and likeness are taken
+//! against the prompt, so that windows in different keys and registers are comparable and
+//! the classifier can hear whether a passage belongs after its prompt, not only whether it
+//! sounds like music. A measure a passage lacks (an empty answer has no onsets) counts as 0.
+
+use continuo_core::midi::Note;
+
+use super::measures::Context;
+use super::metrics::{mean_pitch, pitch_class_histogram, repeat_rate};
+use super::onsets::{onsets, similarity_of};
+use super::{melody, motif, rhythm, texture};
+
+/// The vector's length.
+pub const FEATURES: usize =
+    rhythm::BEAT_BINS + rhythm::IOI_BINS + 12 + melody::INTERVAL_BINS + 3 + 10;
+
+fn histogram_or_zeros(h: Option<Vec<f64>>, bins: usize) -> Vec<f64> {
+    h.unwrap_or_else(|| vec![0.0; bins])
+}
+
+/// `notes` (a passage in the window's time base, where the answer's bars are) as features.
+pub fn features(notes: &[Note], context: &Context) -> Vec<f64> {
+    let o = onsets(notes);
+    let prompt = &context.prompt_onsets;
+    let meter = &context.meter;
+    let mut v = Vec::with_capacity(FEATURES);
+    let beat = rhythm::beat_histogram(&o, meter);
+    v.extend(histogram_or_zeros(beat.clone(), rhythm::BEAT_BINS));
+    v.extend(histogram_or_zeros(
+        rhythm::ioi_histogram(&o),
+        rhythm::IOI_BINS,
+    ));
+    let pitch_classes = pitch_class_histogram(notes);
+    let root = usize::from(context.key.root);
+    v.extend((0..12).map(|pc| pitch_classes.map_or(0.0, |h| h[(pc + root) % 12])));
+    v.extend(histogram_or_zeros(
+        melody::interval_histogram(&o),
+        melody::INTERVAL_BINS,
+    ));
+    v.extend(histogram_or_zeros(melody::contour(&o), 3));
+    let register = match (mean_pitch(notes), mean_pitch(&context.prompt)) {
+        (Some(a), Some(p)) => a - p,
+        _ => 0.0,
+    };
+    let range = match (
+        notes.iter().map(|n| n.pitch).max(),
+        notes.iter().map(|n| n.pitch).min(),
+    ) {
+        (Some(hi), Some(lo)) => f64::from(hi - lo),
+        _ => 0.0,
+    };
+    // Notes per beat against the prompt's, on a log scale; the +1 keeps an empty answer finite.
+    let density = ((notes.len() as f64 + 1.0) / context.answer_beats.max(1e-9)).log2()
+        - ((context.prompt.len() as f64 + 1.0) / context.prompt_beats.max(1e-9)).log2();
+    let prompt_notes = &context.prompt;
+    v.extend(
+        [
+            texture::notes_per_onset(&o),
+            texture::chord_spread(&o),
+            Some(register),
+            Some(range),
+            Some(density),
+            repeat_rate(notes),
+            motif::reuse(&o, &context.shapes),
+            super::metrics::pitch_class_similarity(notes, prompt_notes),
+            similarity_of(
+                beat.as_deref(),
+                rhythm::beat_histogram(prompt, meter).as_deref(),
+            ),
+            similarity_of(
+                rhythm::bar_histogram(&o, meter).as_deref(),
+                rhythm::bar_histogram(prompt, meter).as_deref(),
+            ),
+        ]
+        .map(|x| x.unwrap_or(0.0)),
+    );
+    debug_assert_eq!(v.len(), FEATURES);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::baselines::replay;
+    use crate::check::metrics::note;
+    use continuo_core::midi::Score;
+
+    #[test]
+    fn a_replay_looks_like_its_prompt_and_silence_is_zeros() {
+        // D major, D F# A D' in 8ths for two bars.
+        let notes = (0..16)
+            .map(|i| note([62, 66, 69, 74][i % 4], i as f64 * 0.5))
+            .collect();
+        let prompt = Score::new(notes, 100.0);
+        let context = Context::new(&prompt, 8.0, 8.0);
+        let v = features(&replay(&prompt.notes, 8.0), &context);
+        assert_eq!(v.len(), FEATURES);
+        let tail = &v[FEATURES - 10..];
+        // One note an onset, no chords, the prompt's register, its octave's range and its
+        // density, no repeats, and the prompt's figures, pitch classes and positions.
+        assert_eq!(tail[..4], [1.0, 0.0, 0.0, 12.0]);
+        assert!(tail[4].abs() < 1e-12);
+        assert_eq!(tail[5..], [0.0, 1.0, 1.0, 1.0, 1.0]);
+        // The tonic, D, is the first pitch class.
+        let pcs = rhythm::BEAT_BINS + rhythm::IOI_BINS;
+        assert_eq!(v[pcs], 0.5, "D and D'");
+        assert_eq!(v[pcs + 4], 0.25, "F#");
+        let silent = features(&[], &context);
+        assert_eq!(silent.len(), FEATURES);
+        assert!(silent.iter().all(|x| x.is_finite()));
+        assert!(silent[..FEATURES - 10].iter().all(|&x| x == 0.0));
+    }
+}

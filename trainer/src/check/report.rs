@@ -1,0 +1,137 @@
+//! What `trainer check` reports, as a table and as JSON.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::measures::{Measures, ROWS};
+use super::CheckOptions;
+
+/// Held-out accuracy of a classifier telling each kind of answer from the true
+/// continuations of the same windows: 0.5 when it cannot, 1 when it always can.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Classifier {
+    /// Cross-validation folds; a window's answers and truth stay in one fold.
+    pub folds: usize,
+    /// Features per passage.
+    pub features: usize,
+    pub replay: Option<f64>,
+    pub random: Option<f64>,
+    pub other_passage: Option<f64>,
+    pub model: Option<f64>,
+}
+
+/// What `trainer check` reports: each column's measures averaged over windows × seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub options: CheckOptions,
+    /// Pieces read.
+    pub pieces: usize,
+    /// Pieces without a usable window (too short or too sparse).
+    pub pieces_without_windows: usize,
+    pub windows: usize,
+    /// windows × seeds.
+    pub answers: usize,
+    /// Model answers without a note; measures that need notes skip them.
+    pub empty_answers: usize,
+    /// Windows whose piece has no other window clear of them, so no "other passage" answer.
+    pub windows_without_other_passage: usize,
+    /// The true continuation against itself: what a perfect answer scores.
+    pub truth: Measures,
+    /// The prompt again, two bars later.
+    pub replay: Measures,
+    /// Random notes of the prompt's key, range and density.
+    pub random: Measures,
+    /// The two bars after another window of the same piece.
+    pub other_passage: Measures,
+    pub model: Measures,
+    pub classifier: Classifier,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report is plain data")
+    }
+}
+
+const LABEL_WIDTH: usize = 34;
+const COLUMNS: [&str; 5] = ["true", "replay", "random", "passage", "model"];
+
+fn cell(f: &mut fmt::Formatter<'_>, value: Option<f64>) -> fmt::Result {
+    match value {
+        Some(v) => write!(f, "{v:>9.3}"),
+        None => write!(f, "{:>9}", "-"),
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:LABEL_WIDTH$}", "")?;
+        for c in COLUMNS {
+            write!(f, "{c:>9}")?;
+        }
+        writeln!(f)?;
+        let columns = [
+            &self.truth,
+            &self.replay,
+            &self.random,
+            &self.other_passage,
+            &self.model,
+        ]
+        .map(Measures::values);
+        let mut group = "";
+        for (i, row) in ROWS.iter().enumerate() {
+            if row.group != group {
+                group = row.group;
+                writeln!(f, "{group}")?;
+            }
+            let label = format!("  {} {}", row.label, row.mark);
+            write!(f, "{label:LABEL_WIDTH$}")?;
+            for column in &columns {
+                cell(f, column[i])?;
+            }
+            writeln!(f)?;
+        }
+        let c = &self.classifier;
+        writeln!(
+            f,
+            "classifier ({}-fold, 0.5 = can't tell from true)",
+            c.folds
+        )?;
+        write!(f, "{:LABEL_WIDTH$}", "  held-out accuracy ↓")?;
+        for value in [None, c.replay, c.random, c.other_passage, c.model] {
+            cell(f, value)?;
+        }
+        writeln!(f)?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{} pieces ({} without a usable window), {} windows × {} seeds = {} answers, {} empty (no notes)",
+            self.pieces,
+            self.pieces_without_windows,
+            self.windows,
+            self.options.seeds,
+            self.answers,
+            self.empty_answers
+        )?;
+        if self.windows_without_other_passage > 0 {
+            writeln!(
+                f,
+                "{} windows without another passage clear of them (its column skips them)",
+                self.windows_without_other_passage
+            )?;
+        }
+        writeln!(
+            f,
+            "true: the piece's own continuation; replay: the prompt again; random: notes of the prompt's key, range and density; passage: the two bars after another window of the piece"
+        )?;
+        writeln!(
+            f,
+            "↑ higher is better, ↓ lower is better, ≈ closest to true is best; temperature {}, min-p {}, repeat penalty {}, follow {}",
+            self.options.sampling.temperature,
+            self.options.sampling.min_p,
+            self.options.sampling.repeat_penalty,
+            self.options.sampling.follow
+        )
+    }
+}

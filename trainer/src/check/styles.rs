@@ -1,0 +1,169 @@
+//! Short prompts in familiar keyboard styles, written in code: two bars each, in their own
+//! meter, starting at beat 0. They are what a player might loop into the plugin, and a
+//! model's answers to them can be rendered and measured the same way for every model.
+
+use continuo_core::grid::{Meter, TimeSig};
+use continuo_core::midi::{sort_notes, Note, Score};
+
+const CHORD_VELOCITY: u8 = 72;
+const BASS_VELOCITY: u8 = 80;
+
+fn note(pitch: u8, start: f64, len: f64, velocity: u8) -> Note {
+    Note {
+        pitch,
+        velocity,
+        start,
+        end: start + len,
+    }
+}
+
+fn chord(pitches: &[u8], start: f64, len: f64) -> impl Iterator<Item = Note> + '_ {
+    pitches
+        .iter()
+        .map(move |&p| note(p, start, len, CHORD_VELOCITY))
+}
+
+fn score(mut notes: Vec<Note>, bpm: f64, numerator: u8, denominator: u8) -> Score {
+    sort_notes(&mut notes);
+    Score {
+        notes,
+        bpm,
+        meter: Meter::constant(TimeSig {
+            numerator,
+            denominator,
+        }),
+    }
+}
+
+/// Quarter-note block chords over a bass, I–IV–V7–I in C major, in 4/4.
+pub fn block_chords() -> Score {
+    let bars: [(u8, [u8; 3]); 4] = [
+        (48, [64, 67, 72]), // C: E G C
+        (53, [65, 69, 72]), // F: F A C
+        (43, [65, 71, 74]), // G7: F B D
+        (48, [64, 67, 72]),
+    ];
+    let mut notes = Vec::new();
+    for (half, (bass, upper)) in bars.iter().enumerate() {
+        let at = half as f64 * 2.0;
+        notes.push(note(*bass, at, 2.0, BASS_VELOCITY));
+        for beat in 0..2 {
+            notes.extend(chord(upper, at + f64::from(beat), 0.9));
+        }
+    }
+    score(notes, 100.0, 4, 4)
+}
+
+/// A waltz accompaniment in 3/4: the bass on the downbeat, the chord on beats two and three,
+/// C major then G7.
+pub fn waltz() -> Score {
+    let bars: [(u8, [u8; 3]); 2] = [(48, [64, 67, 72]), (43, [65, 67, 71])];
+    let mut notes = Vec::new();
+    for (bar, (bass, upper)) in bars.iter().enumerate() {
+        let at = bar as f64 * 3.0;
+        notes.push(note(*bass, at, 1.0, BASS_VELOCITY));
+        for beat in 1..3 {
+            notes.extend(chord(upper, at + f64::from(beat), 0.8));
+        }
+    }
+    score(notes, 150.0, 3, 4)
+}
+
+/// An Alberti bass in 16ths (lowest, highest, middle, highest), C major for a bar, then G7
+/// and C for half a bar each, in 4/4.
+pub fn alberti() -> Score {
+    let figures: [[u8; 4]; 4] = [
+        [48, 55, 52, 55], // C G E G
+        [48, 55, 52, 55],
+        [50, 55, 53, 55], // D G F G
+        [48, 55, 52, 55],
+    ];
+    let notes = figures
+        .iter()
+        .enumerate()
+        .flat_map(|(half, figure)| {
+            (0..8).map(move |i| {
+                let start = half as f64 * 2.0 + f64::from(i) * 0.25;
+                note(figure[i as usize % 4], start, 0.25, BASS_VELOCITY)
+            })
+        })
+        .collect();
+    score(notes, 110.0, 4, 4)
+}
+
+/// A boogie-woogie bass in swung 8ths (the second of each pair on the last third of the
+/// beat), up and down a C6 arpeggio with the flat seventh, then the same on F, in 4/4.
+pub fn boogie() -> Score {
+    const LINE: [u8; 8] = [0, 4, 7, 9, 10, 9, 7, 4];
+    let notes = [36u8, 41]
+        .iter()
+        .enumerate()
+        .flat_map(|(bar, &root)| {
+            LINE.iter().enumerate().map(move |(i, &step)| {
+                let beat = (bar * 4 + i / 2) as f64;
+                let (start, len) = if i % 2 == 0 {
+                    (beat, 2.0 / 3.0)
+                } else {
+                    (beat + 2.0 / 3.0, 1.0 / 3.0)
+                };
+                note(root + step, start, len * 0.95, BASS_VELOCITY)
+            })
+        })
+        .collect();
+    score(notes, 132.0, 4, 4)
+}
+
+/// ii–V–I in C: Dm9 and G13 for two beats each, then Cmaj9, in rootless voicings comped on
+/// the beat and the "and" of two, over a walking bass, in 4/4.
+pub fn jazz_ii_v_i() -> Score {
+    let dm9: &[u8] = &[53, 57, 60, 64]; // F A C E
+    let g13: &[u8] = &[53, 57, 59, 64]; // F A B E
+    let cmaj9: &[u8] = &[52, 55, 59, 62]; // E G B D
+    let walk = [38u8, 45, 43, 35, 36, 40, 43, 45]; // D A G B, C E G A
+    let mut notes: Vec<Note> = walk
+        .iter()
+        .enumerate()
+        .map(|(beat, &p)| note(p, beat as f64, 0.9, BASS_VELOCITY))
+        .collect();
+    for (voicing, at, len) in [
+        (dm9, 0.0, 1.0),
+        (dm9, 1.5, 0.5),
+        (g13, 2.0, 1.0),
+        (g13, 3.5, 0.5),
+        (cmaj9, 4.0, 1.5),
+        (cmaj9, 5.5, 2.0),
+    ] {
+        notes.extend(chord(voicing, at, len));
+    }
+    score(notes, 140.0, 4, 4)
+}
+
+/// I–V–vi–IV in C, two chords a bar: a bass note held for each chord under close triads on
+/// every beat, in 4/4.
+pub fn pop() -> Score {
+    let chords: [(u8, [u8; 3]); 4] = [
+        (48, [64, 67, 72]), // C: E G C
+        (43, [62, 67, 71]), // G: D G B
+        (45, [64, 69, 72]), // Am: E A C
+        (41, [65, 69, 72]), // F: F A C
+    ];
+    let mut notes = Vec::new();
+    for (half, (bass, upper)) in chords.iter().enumerate() {
+        let at = half as f64 * 2.0;
+        notes.push(note(*bass, at, 2.0, BASS_VELOCITY));
+        notes.extend((0..2).flat_map(|beat| chord(upper, at + f64::from(beat), 1.0)));
+    }
+    score(notes, 96.0, 4, 4)
+}
+
+/// Every style, by name.
+pub fn all() -> Vec<(&'static str, Score)> {
+    vec![
+        ("block chords", block_chords()),
+        ("waltz", waltz()),
+        ("alberti", alberti()),
+        ("boogie", boogie()),
+        ("jazz ii-V-I", jazz_ii_v_i()),
+        ("pop I-V-vi-IV", pop()),
+    ]
+}
