@@ -128,13 +128,26 @@ impl Generator {
         let mut decoder = Decoder::new(vocab);
         // The context's note-ons as (grid step, pitch).
         let mut notes = Vec::new();
-        for &t in context.iter().chain(then) {
+        let mut phrase_end = 0;
+        for (i, &t) in context.iter().chain(then).enumerate() {
+            if i == context.len() {
+                phrase_end = decoder.step();
+            }
             if let Token::NoteOn(p) = t {
                 notes.push((decoder.step(), p));
             }
             decoder.feed(t, |_| {});
         }
-        self.follow = Follow::from_context(&notes, decoder.step(), start, vocab.steps_per_beat);
+        if then.is_empty() {
+            phrase_end = decoder.step();
+        }
+        self.follow = Follow::from_context(
+            &notes,
+            phrase_end,
+            decoder.step(),
+            start,
+            vocab.steps_per_beat,
+        );
         // Context time is over; what follows counts from zero.
         self.decoder = rebased(&decoder);
         self.primed = true;

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod history;
 pub mod library;
 pub mod location;
+pub mod metadata;
 pub mod params;
 pub mod protocol;
 pub mod sim;
@@ -161,11 +162,11 @@ fn send(context: &mut impl ProcessContext<Continuo>, e: OutEvent) {
 }
 
 impl Plugin for Continuo {
-    const NAME: &'static str = "Continuo";
-    const VENDOR: &'static str = "Continuo developers";
-    const URL: &'static str = "https://github.com/continuo-midi/continuo";
-    const EMAIL: &'static str = "continuo@example.invalid";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const NAME: &'static str = metadata::NAME;
+    const VENDOR: &'static str = metadata::VENDOR;
+    const URL: &'static str = metadata::URL;
+    const EMAIL: &'static str = metadata::EMAIL;
+    const VERSION: &'static str = metadata::VERSION;
 
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
@@ -341,9 +342,21 @@ impl ClapPlugin for Continuo {
 }
 
 impl Vst3Plugin for Continuo {
-    const VST3_CLASS_ID: [u8; 16] = *b"ContinuoGRUmidi1";
+    const VST3_CLASS_ID: [u8; 16] = metadata::VST3_CLASS_ID;
     const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
-        &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+        &vst3_subcategories(metadata::VST3_SUBCATEGORIES);
+}
+
+/// nice-plug's sub-categories for names spelled as VST3 spells them: it passes a `Custom` one
+/// on as it is, so hosts see exactly the names `moduleinfo.json` gives.
+const fn vst3_subcategories<const N: usize>(names: [&'static str; N]) -> [Vst3SubCategory; N] {
+    let mut out = [Vst3SubCategory::Fx; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = Vst3SubCategory::Custom(names[i]);
+        i += 1;
+    }
+    out
 }
 
 nice_export_clap!(Continuo);

@@ -1,6 +1,7 @@
 //! Continuo's trainer: MIDI folder → GRU (burn) → ONNX model the plugin plays.
 
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod data;
 pub mod eval;

@@ -176,7 +176,7 @@ fn looped(score: &Score, bars: u32) -> Score {
 #[test]
 fn style_prompts_are_two_bars_in_their_meter() {
     let all = styles::all();
-    assert_eq!(all.len(), 6);
+    assert_eq!(all.len(), 8);
     for (name, score) in &all {
         let bar = score.meter.sig_at(0.0).beats_per_bar();
         let expected = if *name == "waltz" { 3.0 } else { 4.0 };
@@ -238,6 +238,12 @@ fn style_prompts_measure_as_their_styles() {
     let spread = texture::chord_spread(&onsets(&jazz.notes)).unwrap();
     assert!(spread > 11.0, "{spread}");
     assert!(beat(&jazz)[12] > 0.0);
+    // 16th chords of two and three notes; triplets on steps 0, 8 and 16 of the beat.
+    let sixteenths = styles::sixteenth_chords();
+    assert!((per_onset(&sixteenths) - 2.25).abs() < 1e-12);
+    let triplets = beat(&styles::triplets());
+    assert!(triplets[0] > 0.0 && triplets[8] > 0.0 && triplets[16] > 0.0);
+    assert_eq!(triplets[0] + triplets[8] + triplets[16], 1.0);
 }
 
 #[test]

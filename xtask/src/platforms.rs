@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cargo, fetch_ort, place_runtime, run, validators_dir, Platform};
+use crate::bundle::place_runtime;
+use crate::ort::fetch_ort;
+use crate::validate::validators_dir;
+use crate::{cargo, moduleinfo, run, Platform};
 
 const WINDOWS: &str = "x86_64-pc-windows-gnu";
 const MACOS: [&str; 2] = ["aarch64-apple-darwin", "x86_64-apple-darwin"];
@@ -197,6 +200,7 @@ pub fn windows_bundles(target: &str) -> Result<PathBuf> {
     std::fs::copy(built.join("continuo.dll"), dir.join("Continuo.clap"))?;
     std::fs::copy(built.join("continuo.dll"), vst3_bin.join("Continuo.vst3"))?;
     place_runtime(&dir, &platform, &lib)?;
+    moduleinfo::write(&dir.join("Continuo.vst3"))?;
     Ok(dir)
 }
 

@@ -1,7 +1,9 @@
 //! Shared by the host tests: building the plugin library the way a host would load it, and
-//! the phrase the "player" plays.
+//! the phrase the "player" plays; `vst3_harness` is the VST3 host.
 
 #![allow(dead_code)]
+
+pub mod vst3_harness;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -8,10 +8,13 @@
 //! and by the two bars after another passage of the same piece ([`baselines`]), so the
 //! model's numbers have something to be read against. A [`classifier`] trained to tell each
 //! kind of answer from the true continuations sums them up: the nearer its held-out accuracy
-//! is to 0.5, the less an answer gives itself away.
+//! is to 0.5, the less an answer gives itself away. Given the folders the model was trained
+//! on, [`copying`] adds how long a run of notes each kind of answer shares with a training
+//! piece.
 
 pub mod baselines;
 pub mod classifier;
+pub mod copying;
 pub mod features;
 pub mod measures;
 pub mod melody;
@@ -39,6 +42,7 @@ use thiserror::Error;
 use crate::data::{read_scores, NamedScore, Skipped};
 use crate::generate;
 use classifier::{cross_validated_accuracy, Sample};
+use copying::{Copying, Corpus};
 use measures::{Context, MeanMeasures, Measures};
 pub use report::{Classifier, Report};
 
@@ -71,6 +75,11 @@ pub enum CheckError {
     Generate(#[from] RuntimeError),
     #[error("no readable MIDI file in {}", dir.display())]
     NoPieces { dir: PathBuf },
+    #[error(
+        "no notes to compare answers with in the training folder(s) {}, other than the held-out pieces'",
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoTrainingPieces { dirs: Vec<PathBuf> },
     #[error(
         "nothing to check in {}: none of its {pieces} readable MIDI file(s) has {MIN_WINDOW_NOTES} notes in two bars followed by {MIN_WINDOW_NOTES} in the next two",
         dir.display()
@@ -241,20 +250,25 @@ pub fn answer_seed(window: usize, k: u64) -> u64 {
     Rng::new((window as u64) << 32 | k).next_u64()
 }
 
-/// One kind of answer: its measures, and its classifier samples.
-struct Kind {
+/// One kind of answer: its measures, its classifier samples, and the longest run each
+/// answer shares with the training pieces, when they are given.
+struct Kind<'a> {
     /// Answers per window of the model and the baselines that vary with the seed.
     seeds: usize,
     measures: MeanMeasures,
     samples: Vec<Sample>,
+    corpus: Option<&'a Corpus>,
+    runs: Vec<usize>,
 }
 
-impl Kind {
-    fn new(seeds: usize) -> Self {
+impl<'a> Kind<'a> {
+    fn new(seeds: usize, corpus: Option<&'a Corpus>) -> Self {
         Self {
             seeds,
             measures: MeanMeasures::default(),
             samples: Vec::new(),
+            corpus,
+            runs: Vec::new(),
         }
     }
 
@@ -279,6 +293,9 @@ impl Kind {
             weight: 1.0 / answers as f64,
             features: features::features(answer, context),
         });
+        if let Some(corpus) = self.corpus {
+            self.runs.push(corpus.longest_run(answer));
+        }
     }
 
     /// Held-out accuracy of telling these answers from the truths of the same windows.
@@ -302,6 +319,18 @@ pub fn check<E>(
     pieces: &[Piece],
     options: &CheckOptions,
     progress: &ProgressBar,
+    continuation: impl FnMut(&Window, u64) -> Result<Vec<Note>, E>,
+) -> Result<Report, E> {
+    check_against(pieces, options, None, progress, continuation)
+}
+
+/// [`check`], and with the training pieces in `corpus`, how long a run of notes each kind
+/// of answer shares with one of them.
+pub fn check_against<E>(
+    pieces: &[Piece],
+    options: &CheckOptions,
+    corpus: Option<&Corpus>,
+    progress: &ProgressBar,
     mut continuation: impl FnMut(&Window, u64) -> Result<Vec<Note>, E>,
 ) -> Result<Report, E> {
     let usable: Vec<Vec<Window>> = pieces.iter().map(|p| usable_windows(&p.score)).collect();
@@ -313,7 +342,7 @@ pub fn check<E>(
     progress.set_length(windows_total as u64 * options.seeds);
     let seeds = options.seeds as usize;
     let [mut truth, mut replay, mut random, mut passage, mut model] =
-        std::array::from_fn(|_| Kind::new(seeds));
+        std::array::from_fn(|_| Kind::new(seeds, corpus));
     let mut empty_answers = 0;
     let mut windows_without_other_passage = 0;
     let mut index = 0;
@@ -378,6 +407,12 @@ pub fn check<E>(
             other_passage: passage.accuracy(&truths),
             model: model.accuracy(&truths),
         },
+        copying: corpus.map(|c| {
+            Copying::new(
+                c,
+                [&truth, &replay, &random, &passage, &model].map(|k| k.runs.as_slice()),
+            )
+        }),
     })
 }
 
@@ -417,6 +452,28 @@ pub fn check_model(
     data_dir: &Path,
     options: &CheckOptions,
 ) -> Result<(Report, Vec<Skipped>), CheckError> {
+    check_model_against(model_path, data_dir, &[], options)
+}
+
+fn progress_bar(template: &str) -> ProgressBar {
+    let progress = ProgressBar::new(0);
+    progress.set_style(
+        ProgressStyle::with_template(template)
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    progress
+}
+
+/// [`check_model`], and with `train` the folders the model was trained on (none: as
+/// [`check_model`]), how long a run of notes the answers share with a piece in them.
+/// Unreadable files of those folders are skipped and returned with the others.
+pub fn check_model_against(
+    model_path: &Path,
+    data_dir: &Path,
+    train: &[PathBuf],
+    options: &CheckOptions,
+) -> Result<(Report, Vec<Skipped>), CheckError> {
     let model = Model::load(model_path, &RuntimeOptions::default()).map_err(|source| {
         CheckError::Model {
             path: model_path.to_path_buf(),
@@ -424,23 +481,37 @@ pub fn check_model(
         }
     })?;
     let mut generator = Generator::new(model, 0);
-    let (pieces, skipped) = load_pieces(data_dir)?;
-    let progress = ProgressBar::new(0);
-    progress.set_style(
-        ProgressStyle::with_template("check [{bar:30}] {pos}/{len} {msg} ({eta} left)")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    let report = check(&pieces, options, &progress, |window, seed| {
-        model_answer(&mut generator, window, seed, options)
-    });
-    progress.finish_and_clear();
-    let report = report?;
+    let (pieces, mut skipped) = load_pieces(data_dir)?;
     if pieces.is_empty() {
         return Err(CheckError::NoPieces {
             dir: data_dir.to_path_buf(),
         });
     }
+    let corpus = if train.is_empty() {
+        None
+    } else {
+        let progress = progress_bar("training pieces [{bar:30}] {pos}/{len} {msg}");
+        let read = Corpus::read(train, &pieces, &progress);
+        progress.finish_and_clear();
+        let (corpus, unreadable) = read?;
+        skipped.extend(unreadable);
+        if corpus.notes() == 0 {
+            return Err(CheckError::NoTrainingPieces {
+                dirs: train.to_vec(),
+            });
+        }
+        Some(corpus)
+    };
+    let progress = progress_bar("check [{bar:30}] {pos}/{len} {msg} ({eta} left)");
+    let report = check_against(
+        &pieces,
+        options,
+        corpus.as_ref(),
+        &progress,
+        |window, seed| model_answer(&mut generator, window, seed, options),
+    );
+    progress.finish_and_clear();
+    let report = report?;
     if report.windows == 0 {
         return Err(CheckError::NoWindows {
             dir: data_dir.to_path_buf(),

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::copying::{Copying, Runs};
 use super::measures::{Measures, ROWS};
 use super::CheckOptions;
 
@@ -46,6 +47,9 @@ pub struct Report {
     pub other_passage: Measures,
     pub model: Measures,
     pub classifier: Classifier,
+    /// Runs of notes shared with the training pieces, when their folders are given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copying: Option<Copying>,
 }
 
 impl Report {
@@ -92,6 +96,20 @@ impl fmt::Display for Report {
             }
             writeln!(f)?;
         }
+        if let Some(copying) = &self.copying {
+            writeln!(
+                f,
+                "copying (longest run of notes shared with a training piece)"
+            )?;
+            let columns = copying.columns().map(Runs::values);
+            for (i, label) in Runs::LABELS.iter().enumerate() {
+                write!(f, "{:LABEL_WIDTH$}", format!("  {label} ≈"))?;
+                for column in &columns {
+                    cell(f, column[i])?;
+                }
+                writeln!(f)?;
+            }
+        }
         let c = &self.classifier;
         writeln!(
             f,
@@ -125,6 +143,21 @@ impl fmt::Display for Report {
             f,
             "true: the piece's own continuation; replay: the prompt again; random: notes of the prompt's key, range and density; passage: the two bars after another window of the piece"
         )?;
+        if let Some(c) = &self.copying {
+            let folders: Vec<String> = c.folders.iter().map(|d| d.display().to_string()).collect();
+            writeln!(
+                f,
+                "copying: notes in a row whose pitch intervals (in any transposition) a piece of {} holds, up to {}; {} pieces, {} notes{}",
+                folders.join(", "),
+                c.max_run,
+                c.pieces,
+                c.notes,
+                match c.held_out_left_out {
+                    0 => String::new(),
+                    n => format!(", less {n} with the notes of a held-out piece"),
+                }
+            )?;
+        }
         writeln!(
             f,
             "↑ higher is better, ↓ lower is better, ≈ closest to true is best; temperature {}, min-p {}, repeat penalty {}, follow {}",

@@ -156,6 +156,47 @@ pub fn pop() -> Score {
     score(notes, 96.0, 4, 4)
 }
 
+/// 16th-note chords of two and three notes, a broken I–vi–IV–V in G, in 4/4: the texture a
+/// stream of single 32nd notes does not answer.
+pub fn sixteenth_chords() -> Score {
+    let shapes: [[&[u8]; 4]; 4] = [
+        [&[55, 59], &[62, 67], &[59, 62, 67], &[62, 67]],
+        [&[52, 59], &[64, 67], &[59, 64, 67], &[64, 67]],
+        [&[48, 60], &[64, 67], &[60, 64, 67], &[64, 67]],
+        [&[50, 57], &[62, 66], &[57, 62, 66], &[62, 66]],
+    ];
+    let mut notes = Vec::new();
+    for (half, shape) in shapes.iter().enumerate() {
+        for i in 0..8 {
+            let at = half as f64 * 2.0 + i as f64 * 0.25;
+            notes.extend(chord(shape[i % 4], at, 0.22));
+        }
+    }
+    score(notes, 88.0, 4, 4)
+}
+
+/// Eighth-note triplets of a rising and falling arpeggio over half-note bass octaves,
+/// i–iv–V–i in A minor, in 4/4: a grid of thirds of a beat.
+pub fn triplets() -> Score {
+    let bars: [(u8, [u8; 3]); 4] = [
+        (45, [57, 60, 64]),
+        (50, [57, 62, 65]),
+        (52, [56, 59, 64]),
+        (45, [57, 60, 64]),
+    ];
+    let mut notes = Vec::new();
+    for (half, (bass, arp)) in bars.iter().enumerate() {
+        let at = half as f64 * 2.0;
+        notes.push(note(*bass, at, 1.9, BASS_VELOCITY));
+        notes.push(note(*bass - 12, at, 1.9, BASS_VELOCITY));
+        let line = [arp[0], arp[1], arp[2], arp[1] + 12, arp[2], arp[1]];
+        for (i, &p) in line.iter().enumerate() {
+            notes.push(note(p, at + i as f64 / 3.0, 0.3, CHORD_VELOCITY));
+        }
+    }
+    score(notes, 80.0, 4, 4)
+}
+
 /// Every style, by name.
 pub fn all() -> Vec<(&'static str, Score)> {
     vec![
@@ -165,5 +206,7 @@ pub fn all() -> Vec<(&'static str, Score)> {
         ("boogie", boogie()),
         ("jazz ii-V-I", jazz_ii_v_i()),
         ("pop I-V-vi-IV", pop()),
+        ("16th chords", sixteenth_chords()),
+        ("triplets", triplets()),
     ]
 }

@@ -348,3 +348,44 @@ fn report_prints_grouped_rows_and_json() {
     assert!(json["classifier"]["replay"].is_number());
     assert_eq!(json["options"]["seeds"], 3);
 }
+
+#[test]
+fn copying_shows_only_with_a_training_corpus() {
+    let report = run(&CheckOptions::default(), |w, _| Ok(w.truth.clone()));
+    assert_eq!(report.copying, None);
+    assert!(!report.to_string().contains("copying"));
+    assert!(!report.to_json().contains("copying"));
+
+    // Trained on the arpeggio piece alone, answering with the truth: its windows' truths
+    // are runs of it, the scale's are not.
+    let pieces = fixture();
+    let corpus = copying::Corpus::new([pieces[1].score.notes.as_slice()], []);
+    let Ok(report) = check_against::<Infallible>(
+        &pieces,
+        &CheckOptions::default(),
+        Some(&corpus),
+        &ProgressBar::hidden(),
+        |w, _| Ok(w.truth.clone()),
+    );
+    let c = report.copying.as_ref().unwrap();
+    assert_eq!(c.truth.passages, report.windows);
+    assert_eq!(c.model.passages, report.answers);
+    assert_eq!(c.model.mean, c.truth.mean);
+    assert_eq!(c.truth.max, Some(32.0), "two bars of 16ths");
+    assert!(c.truth.median.unwrap() < 32.0);
+    assert_eq!((c.pieces, c.notes, c.max_run), (1, 160, copying::MAX_RUN));
+    let table = report.to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "copying (longest run of notes shared with a training piece)")
+        .expect(&table);
+    assert!(lines[at + 1].starts_with("  mean ≈"), "{table}");
+    assert!(lines[at + 2].starts_with("  median ≈"), "{table}");
+    assert!(lines[at + 3].starts_with("  max ≈") && lines[at + 3].ends_with("32.000"));
+    assert!(lines[at + 4].starts_with("classifier"), "{table}");
+    assert!(table.contains("copying: notes in a row"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["copying"]["truth"]["max"], 32.0);
+    assert_eq!(json["copying"]["model"]["passages"], 24);
+}

@@ -1,159 +1,11 @@
-//! Standard MIDI Files as beat-timed notes.
-//!
-//! Reading merges every track and channel, converts ticks to beats through the header's PPQ
-//! (or, for SMPTE-timed files, through the tempo map), and applies the sustain pedal to note
-//! lengths, because a pianist's "held" note is what the listener hears, not the key release.
+//! Reading and writing Standard MIDI Files.
 
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
-use thiserror::Error;
 
+use super::{sort_notes, Keyboard, MidiError, Note, Score, SUSTAIN_CC, SUSTAIN_DOWN, WRITE_PPQ};
 use crate::grid::{Meter, TimeSig};
 
-/// A sounding note, timed in beats (quarter notes) from the start of the piece.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Note {
-    pub pitch: u8,
-    pub velocity: u8,
-    pub start: f64,
-    pub end: f64,
-}
-
-impl Note {
-    /// The same note `by` beats later (earlier if negative).
-    pub fn moved(self, by: f64) -> Self {
-        Self {
-            start: self.start + by,
-            end: self.end + by,
-            ..self
-        }
-    }
-}
-
-/// The notes of a piece plus the little we need to write it back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Score {
-    /// Sorted by start, then pitch.
-    pub notes: Vec<Note>,
-    /// Tempo at the start of the piece; used when writing, not for timing notes.
-    pub bpm: f64,
-    /// Its time signatures (4/4 from beat 0 where the file states none).
-    pub meter: Meter,
-}
-
-#[derive(Debug, Error)]
-pub enum MidiError {
-    #[error("not a valid MIDI file: {0}")]
-    Parse(#[from] midly::Error),
-    #[error("the file contains no notes")]
-    NoNotes,
-    #[error("unusable timing in header: {0}")]
-    Timing(String),
-    #[error("could not write MIDI: {0}")]
-    Write(String),
-}
-
-/// The sustain pedal's controller number.
-pub const SUSTAIN_CC: u8 = 64;
 const DEFAULT_US_PER_BEAT: u32 = 500_000;
-/// PPQ used when writing; divisible by 24 (our grid) and by 5 and 7 for odd tuplets.
-pub const WRITE_PPQ: u16 = 840;
-
-/// Pedal positions at or above this value hold the dampers up (the MIDI convention).
-pub const SUSTAIN_DOWN: u8 = 64;
-
-#[derive(Debug, Clone, Copy)]
-struct Sounding {
-    velocity: u8,
-    start: f64,
-    /// Key released while the pedal was down: the note rings until pedal-up.
-    held_by_pedal: bool,
-}
-
-/// Turns key and sustain-pedal events into sounding notes, as a piano does: a key released
-/// while the pedal is down rings on until the pedal comes up or the key is struck again.
-/// The MIDI file reader (one per channel) and the plugin's live input share it, so a phrase
-/// played live becomes the same notes the model was trained on from files.
-#[derive(Debug, Clone)]
-pub struct Keyboard {
-    sounding: [Option<Sounding>; 128],
-    pedal: bool,
-}
-
-impl Default for Keyboard {
-    fn default() -> Self {
-        Self {
-            sounding: [None; 128],
-            pedal: false,
-        }
-    }
-}
-
-impl Keyboard {
-    /// A key pressed at `beat`. Re-striking a ringing key ends its previous sound.
-    pub fn key_down(&mut self, pitch: u8, velocity: u8, beat: f64, out: &mut impl FnMut(Note)) {
-        let p = usize::from(pitch & 127);
-        if let Some(s) = self.sounding[p].take() {
-            out(finished(p as u8, s, beat));
-        }
-        self.sounding[p] = Some(Sounding {
-            velocity,
-            start: beat,
-            held_by_pedal: false,
-        });
-    }
-
-    /// A key released at `beat`: the note ends now, or at pedal-up if the pedal is down.
-    pub fn key_up(&mut self, pitch: u8, beat: f64, out: &mut impl FnMut(Note)) {
-        let p = usize::from(pitch & 127);
-        if self.pedal {
-            if let Some(s) = self.sounding[p].as_mut() {
-                s.held_by_pedal = true;
-            }
-        } else if let Some(s) = self.sounding[p].take() {
-            out(finished(p as u8, s, beat));
-        }
-    }
-
-    /// The sustain pedal moved to `down` at `beat`; lifting it ends the notes it held.
-    pub fn pedal(&mut self, down: bool, beat: f64, out: &mut impl FnMut(Note)) {
-        if self.pedal && !down {
-            for (p, slot) in self.sounding.iter_mut().enumerate() {
-                if let Some(s) = slot.take_if(|s| s.held_by_pedal) {
-                    out(finished(p as u8, s, beat));
-                }
-            }
-        }
-        self.pedal = down;
-    }
-
-    pub fn pedal_down(&self) -> bool {
-        self.pedal
-    }
-
-    /// Whether a key or the pedal still holds a note: its end is not known yet.
-    pub fn sounding(&self) -> bool {
-        self.sounding.iter().any(Option::is_some)
-    }
-
-    /// Ends everything still sounding at `beat` (a truncated file, a forgotten phrase).
-    pub fn release_all(&mut self, beat: f64, out: &mut impl FnMut(Note)) {
-        for (p, slot) in self.sounding.iter_mut().enumerate() {
-            if let Some(s) = slot.take() {
-                out(finished(p as u8, s, beat));
-            }
-        }
-        self.pedal = false;
-    }
-}
-
-fn finished(pitch: u8, s: Sounding, end: f64) -> Note {
-    Note {
-        pitch,
-        velocity: s.velocity,
-        start: s.start,
-        end: end.max(s.start),
-    }
-}
 
 /// Converts absolute ticks to beats.
 enum Clock {
@@ -283,27 +135,6 @@ pub fn read_midi(bytes: &[u8]) -> Result<Score, MidiError> {
         bpm: 60e6 / f64::from(first_us),
         meter,
     })
-}
-
-impl Score {
-    /// Notes at `bpm` in 4/4.
-    pub fn new(notes: Vec<Note>, bpm: f64) -> Self {
-        Self {
-            notes,
-            bpm,
-            meter: Meter::default(),
-        }
-    }
-
-    /// When the earliest note starts, if there is one.
-    pub fn first_start(&self) -> Option<f64> {
-        self.notes.iter().map(|n| n.start).min_by(f64::total_cmp)
-    }
-}
-
-/// Sorts notes into the canonical order: by start, then pitch.
-pub fn sort_notes(notes: &mut [Note]) {
-    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));
 }
 
 /// Writes a single-track (format 0) Standard MIDI File on channel 1.
@@ -574,37 +405,6 @@ mod tests {
         assert_eq!(score.notes.len(), 2);
         assert_eq!(score.notes[0].end, 1.0);
         assert_eq!(score.notes[1].end, 2.0);
-    }
-
-    #[test]
-    fn keyboard_plays_live_input_as_the_file_reader_does() {
-        let mut k = Keyboard::default();
-        let mut notes = Vec::new();
-        let mut out = |n: Note| notes.push(n);
-        k.key_down(60, 90, 0.0, &mut out);
-        k.pedal(true, 0.5, &mut out);
-        k.key_up(60, 1.0, &mut out);
-        assert!(k.sounding(), "the pedal holds 60");
-        k.key_down(64, 80, 1.0, &mut out);
-        k.key_up(64, 1.5, &mut out);
-        assert!(k.pedal_down());
-        k.key_down(64, 70, 2.0, &mut out); // re-struck under the pedal
-        k.pedal(false, 3.0, &mut out);
-        k.key_up(64, 3.5, &mut out);
-        k.key_down(67, 60, 4.0, &mut out);
-        k.release_all(5.0, &mut out);
-        assert!(!k.sounding());
-        let got: Vec<_> = notes.iter().map(|n| (n.pitch, n.start, n.end)).collect();
-        assert_eq!(
-            got,
-            [
-                (64, 1.0, 2.0),
-                (60, 0.0, 3.0),
-                (64, 2.0, 3.5),
-                (67, 4.0, 5.0)
-            ]
-        );
-        assert!(!k.pedal_down());
     }
 
     #[test]
