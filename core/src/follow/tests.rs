@@ -119,7 +119,7 @@ fn the_guide_steers_the_answers_mix_of_pitch_classes_toward_the_phrases() {
     g.strike(67, 3);
     assert_eq!((g.bias(60), g.bias(67)), (c3, g3));
     assert!(g.bias(67) > g_ && g.bias(60) < c);
-    assert!(g.bias(67) > g.bias(60) + 3.0);
+    assert!(g.bias(67) > g.bias(60) + 1.0);
 }
 
 #[test]
@@ -271,4 +271,26 @@ fn the_pitch_guide_chooses_which_note_not_when() {
         "E over E flat"
     );
     assert_eq!(logits[shift], 0.0, "no pace pull without a pace");
+}
+
+#[test]
+fn figures_go_on_as_the_phrase_went_on() {
+    // C E G, then D F A: up a third, up a third. After E G the phrase went up to C.
+    let f = Figures::from_pitches(&[60, 64, 67, 72, 62, 65, 69]);
+    let mut logits = [0.0f32; 128];
+    f.apply(&mut logits, 1.0);
+    // The latest two, F A, go up four as C E did, and C E went on up three to G: after A, C.
+    assert_eq!(logits[72], 1.0, "A then up three");
+    assert_eq!(logits.iter().filter(|&&l| l > 0.0).count(), 1);
+    let mut g = f;
+    g.strike(71);
+    g.strike(74);
+    // B D: up three, as E G and F A went; after E G the phrase went up five.
+    let mut logits = [0.0f32; 128];
+    g.apply(&mut logits, 1.0);
+    assert_eq!(logits[79], 1.0, "D then up five");
+    assert_eq!(Figures::from_pitches(&[60, 62]).len, 2);
+    let mut none = [0.0f32; 128];
+    Figures::from_pitches(&[60, 62]).apply(&mut none, 1.0);
+    assert!(none.iter().all(|&l| l == 0.0), "too short a phrase");
 }
