@@ -77,7 +77,10 @@ impl Follow {
         // pitch class the answer owes never pulls a note off the beat.
         let notes = &mut logits[vocab.note_on_range()];
         let before = log_sum_exp(notes);
-        self.figures.apply(notes, sampling.follow * Figures::PULL);
+        self.figures
+            .apply(notes, sampling.follow * Figures::PULL, |p| {
+                self.guide.in_register(p)
+            });
         for (p, l) in notes.iter_mut().enumerate() {
             if repeats & (1 << p) != 0 {
                 *l += sampling.follow * habit - sampling.repeat_penalty;
@@ -121,6 +124,8 @@ impl Follow {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guide {
     bias: [f32; 128],
+    /// Pitches near the phrase's notes (bit per pitch): where its hands are.
+    register: u128,
     /// The phrase's pitch-class distribution (smoothed); all 0 without a phrase.
     classes: [f32; 12],
     /// Note-ons of each pitch class the answer has played before its latest onset, and
@@ -137,6 +142,7 @@ impl Default for Guide {
     fn default() -> Self {
         Self {
             bias: [0.0; 128],
+            register: u128::MAX,
             classes: [0.0; 12],
             played: [0; 12],
             notes: 0,
@@ -178,6 +184,7 @@ impl Guide {
         // Add-½ smoothing.
         let classes = classes.map(|c| (c + 0.5) / (n + 6.0));
         let mut bias = [0f32; 128];
+        let mut register = 0u128;
         for (p, b) in bias.iter_mut().enumerate() {
             // 0 where the phrase is uniform over the twelve classes.
             let class = (12.0 * classes[p % 12]).ln();
@@ -187,13 +194,22 @@ impl Guide {
                 .map(|&q| (-0.5 * ((p as f32 - f32::from(q)) / Self::REGISTER_WIDTH).powi(2)).exp())
                 .sum::<f32>()
                 / n;
+            if near.ln() > -Self::REGISTER_FLOOR {
+                register |= 1 << p;
+            }
             *b = class + near.ln().max(-Self::REGISTER_FLOOR);
         }
         Self {
             bias,
+            register,
             classes,
             ..Self::default()
         }
+    }
+
+    /// Whether `pitch` lies where the phrase's notes are.
+    pub fn in_register(&self, pitch: u8) -> bool {
+        self.register & (1 << (pitch & 127)) != 0
     }
 
     /// The answer struck `pitch` at grid step `step`.
@@ -356,8 +372,9 @@ impl Figures {
     }
 
     /// Adds `pull` to the note-on logits (indexed by pitch) of every pitch that continues a
-    /// figure of the phrase after the two latest pitches.
-    fn apply(&self, note_ons: &mut [f32], pull: f32) {
+    /// figure of the phrase after the two latest pitches, where `in_register` allows: a
+    /// rising sequence taken up again and again would climb out of the phrase's hands.
+    fn apply(&self, note_ons: &mut [f32], pull: f32, in_register: impl Fn(u8) -> bool) {
         if self.len < 4 || pull == 0.0 {
             return;
         }
@@ -366,7 +383,11 @@ impl Figures {
         for w in self.phrase[..self.len].windows(3) {
             let [x, y, z] = [w[0], w[1], w[2]].map(i32::from);
             let next = b + z - y;
-            if y - x == b - a && (0..128).contains(&next) && seen & (1 << next) == 0 {
+            if y - x == b - a
+                && (0..128).contains(&next)
+                && seen & (1 << next) == 0
+                && in_register(next as u8)
+            {
                 seen |= 1 << next;
                 note_ons[next as usize] += pull;
             }

@@ -18,8 +18,8 @@ pub enum ModelSource {
 }
 
 /// The built-in model, compiled into the plugin.
-pub const DEFAULT_ONNX: &[u8] = include_bytes!("../../models/chopin/model.onnx");
-pub const DEFAULT_META: &str = include_str!("../../models/chopin/model.json");
+pub const DEFAULT_ONNX: &[u8] = include_bytes!("../../models/keyboard/model.onnx");
+pub const DEFAULT_META: &str = include_str!("../../models/keyboard/model.json");
 
 /// Where ONNX Runtime may be found besides `$ORT_DYLIB_PATH`: beside this plugin's binary,
 /// in its bundle's resources, and in the user's Continuo data folder.
@@ -207,7 +207,7 @@ mod tests {
         let meta: ModelMeta = serde_json::from_str(crate::library::DEFAULT_META).unwrap();
         let line = describe(&meta);
         assert!(
-            line.starts_with("2×256 GRU, 1 epoch on 48 pieces, fine-tuned from piano"),
+            line.starts_with("2×256 GRU, 12 epochs on 1151 pieces"),
             "{line}"
         );
     }

@@ -199,4 +199,4 @@ fn user_data_dir(platform: &Platform) -> Result<PathBuf> {
 }
 
 /// The folder under `models/` the plugin embeds (see `plugin/src/library.rs`).
-const BUILT_IN_MODEL: &str = "chopin";
+const BUILT_IN_MODEL: &str = "keyboard";

@@ -241,6 +241,7 @@ fn a_bass_and_a_melody_are_two_registers_not_one_between_them() {
         "the melody's register over the middle"
     );
     assert!(g.bias(40) > g.bias(57) + 1.0, "and the bass's");
+    assert!(g.in_register(40) && g.in_register(76) && !g.in_register(57) && !g.in_register(100));
 }
 
 #[test]
@@ -278,7 +279,7 @@ fn figures_go_on_as_the_phrase_went_on() {
     // C E G, then D F A: up a third, up a third. After E G the phrase went up to C.
     let f = Figures::from_pitches(&[60, 64, 67, 72, 62, 65, 69]);
     let mut logits = [0.0f32; 128];
-    f.apply(&mut logits, 1.0);
+    f.apply(&mut logits, 1.0, |_| true);
     // The latest two, F A, go up four as C E did, and C E went on up three to G: after A, C.
     assert_eq!(logits[72], 1.0, "A then up three");
     assert_eq!(logits.iter().filter(|&&l| l > 0.0).count(), 1);
@@ -287,10 +288,16 @@ fn figures_go_on_as_the_phrase_went_on() {
     g.strike(74);
     // B D: up three, as E G and F A went; after E G the phrase went up five.
     let mut logits = [0.0f32; 128];
-    g.apply(&mut logits, 1.0);
+    g.apply(&mut logits, 1.0, |_| true);
     assert_eq!(logits[79], 1.0, "D then up five");
     assert_eq!(Figures::from_pitches(&[60, 62]).len, 2);
     let mut none = [0.0f32; 128];
-    Figures::from_pitches(&[60, 62]).apply(&mut none, 1.0);
+    Figures::from_pitches(&[60, 62]).apply(&mut none, 1.0, |_| true);
+    let mut away = [0.0f32; 128];
+    f.apply(&mut away, 1.0, |p| p < 70);
+    assert!(
+        away.iter().all(|&l| l == 0.0),
+        "out of the phrase's register"
+    );
     assert!(none.iter().all(|&l| l == 0.0), "too short a phrase");
 }

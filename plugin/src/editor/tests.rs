@@ -164,7 +164,7 @@ fn shows_why_no_model_runs_and_lists_the_parameters() {
     let text = frame(&mut app);
     assert!(text.contains("No model: notes pass through"), "{text}");
     assert!(text.contains("model file x does not exist"), "{text}");
-    assert!(text.contains("Built-in: chopin"), "{text}");
+    assert!(text.contains("Built-in: keyboard"), "{text}");
     for name in ["Temperature", "Answer length", "Scale lock", "Seed"] {
         assert!(text.contains(name), "parameter {name} missing: {text}");
     }
@@ -192,7 +192,7 @@ fn a_typed_path_is_used_only_if_it_holds_a_model() {
     app.choose_typed();
     assert_eq!(app.typed_error(), None);
     assert_eq!(app.chosen(), model.to_str().unwrap());
-    assert!(frame(&mut app).contains("chopin (2×256 GRU"));
+    assert!(frame(&mut app).contains("keyboard (2×256 GRU"));
 
     app.choose(None);
     assert_eq!(app.chosen(), "", "back to the built-in model");
