@@ -124,7 +124,8 @@ impl Follow {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guide {
     bias: [f32; 128],
-    /// Pitches near the phrase's notes (bit per pitch): where its hands are.
+    /// Pitches within [`Self::REGISTER_WIDTH`] of one of the phrase's notes (bit per pitch):
+    /// where its hands are.
     register: u128,
     /// The phrase's pitch-class distribution (smoothed); all 0 without a phrase.
     classes: [f32; 12],
@@ -194,7 +195,10 @@ impl Guide {
                 .map(|&q| (-0.5 * ((p as f32 - f32::from(q)) / Self::REGISTER_WIDTH).powi(2)).exp())
                 .sum::<f32>()
                 / n;
-            if near.ln() > -Self::REGISTER_FLOOR {
+            if recent
+                .iter()
+                .any(|&q| (p as f32 - f32::from(q)).abs() <= Self::REGISTER_WIDTH)
+            {
                 register |= 1 << p;
             }
             *b = class + near.ln().max(-Self::REGISTER_FLOOR);
