@@ -75,7 +75,10 @@ impl Constraints {
                 };
                 within_note && self.end_step.is_none_or(|end| decoder.step() + n <= end)
             }
-            Token::Velocity(_) => true,
+            // Two in a row change nothing, and a model held back from every other token
+            // (notes off the phrase's grid, waits past its pace) could otherwise set the
+            // velocity forever without time moving on.
+            Token::Velocity(_) => !decoder.velocity_last(),
         }
     }
 
@@ -135,6 +138,11 @@ mod tests {
         d.feed(Token::TimeShift(1), |_| {});
         assert!(c.allows(Token::NoteOff(60), &d));
         assert!(!c.allows(Token::Bos, &d));
+        assert!(c.allows(Token::Velocity(3), &d));
+        d.feed(Token::Velocity(3), |_| {});
+        assert!(!c.allows(Token::Velocity(5), &d), "two velocities in a row");
+        d.feed(Token::TimeShift(1), |_| {});
+        assert!(c.allows(Token::Velocity(5), &d));
     }
 
     #[test]

@@ -144,6 +144,8 @@ pub struct Decoder {
     num_sounding: u32,
     /// Tokens since time last advanced; lets generation bound chords.
     events_at_step: u32,
+    /// The last token fed set the velocity: another one now would change nothing.
+    velocity_last: bool,
 }
 
 impl Decoder {
@@ -157,6 +159,7 @@ impl Decoder {
             oldest: None,
             num_sounding: 0,
             events_at_step: 0,
+            velocity_last: false,
         }
     }
 
@@ -199,8 +202,14 @@ impl Decoder {
             .min_by_key(|&p| self.started[usize::from(p)]);
     }
 
+    /// Whether the last token fed set the velocity.
+    pub fn velocity_last(&self) -> bool {
+        self.velocity_last
+    }
+
     /// Feeds one token; calls `emit` for each resulting note event (at most two).
     pub fn feed(&mut self, token: Token, mut emit: impl FnMut(NoteEvent)) {
+        self.velocity_last = matches!(token, Token::Velocity(_));
         match token {
             Token::Bos => {}
             Token::TimeShift(n) => {

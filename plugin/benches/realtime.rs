@@ -189,7 +189,7 @@ fn answer_cost(c: &mut Criterion) {
         a.generate(
             generator,
             f64::INFINITY,
-            usize::MAX,
+            1 << 16,
             &constraints,
             &sampling,
             |_| {},
