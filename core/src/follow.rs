@@ -10,7 +10,13 @@
 //! keep up its note count.
 
 use crate::sampling::Sampling;
+
+mod figures;
+mod phases;
+
 use crate::vocab::{Token, Vocab};
+pub use figures::Figures;
+pub use phases::Phases;
 
 /// All that *Follow phrase* steers by: read from the context, kept up to date as the answer
 /// plays, and applied to the model's logits before each draw.
@@ -334,76 +340,6 @@ impl Density {
     }
 }
 
-/// The phrase's figures: the pitch that would go on as the phrase went on after the same two
-/// intervals. Real continuations take up the phrase's three-note shapes (about one in five
-/// of their top line's), a model on its own hardly ever (one in twenty-five): the figure is
-/// what makes an answer an answer. Intervals, not pitches, so a figure moved to another
-/// step of the scale still counts; chords count too, as the phrase strikes them upward.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Figures {
-    /// The phrase's note-ons in order (a chord's upward), the latest [`Guide::NOTES`].
-    phrase: [u8; Guide::NOTES],
-    len: usize,
-    /// The two latest pitches struck, the phrase's until the answer has its own.
-    last: [u8; 2],
-}
-
-impl Default for Figures {
-    fn default() -> Self {
-        Self {
-            phrase: [0; Guide::NOTES],
-            len: 0,
-            last: [0; 2],
-        }
-    }
-}
-
-impl Figures {
-    /// Nats on a pitch that goes on as a figure of the phrase went on. Weaker pulls (1.5–4)
-    /// hardly moved how often answers take up the phrase's figures.
-    const PULL: f32 = 6.0;
-
-    /// From the pitches of the context's note-ons, oldest first.
-    pub fn from_pitches(pitches: &[u8]) -> Self {
-        let recent = &pitches[pitches.len().saturating_sub(Guide::NOTES)..];
-        let mut f = Self::default();
-        f.phrase[..recent.len()].copy_from_slice(recent);
-        f.len = recent.len();
-        if let [.., a, b] = recent {
-            f.last = [*a, *b];
-        }
-        f
-    }
-
-    /// Adds `pull` to the note-on logits (indexed by pitch) of every pitch that continues a
-    /// figure of the phrase after the two latest pitches, where `in_register` allows: a
-    /// rising sequence taken up again and again would climb out of the phrase's hands.
-    fn apply(&self, note_ons: &mut [f32], pull: f32, in_register: impl Fn(u8) -> bool) {
-        if self.len < 4 || pull == 0.0 {
-            return;
-        }
-        let [a, b] = self.last.map(i32::from);
-        let mut seen = 0u128;
-        for w in self.phrase[..self.len].windows(3) {
-            let [x, y, z] = [w[0], w[1], w[2]].map(i32::from);
-            let next = b + z - y;
-            if y - x == b - a
-                && (0..128).contains(&next)
-                && seen & (1 << next) == 0
-                && in_register(next as u8)
-            {
-                seen |= 1 << next;
-                note_ons[next as usize] += pull;
-            }
-        }
-    }
-
-    /// The answer struck `pitch`.
-    pub fn strike(&mut self, pitch: u8) {
-        self.last = [self.last[1], pitch];
-    }
-}
-
 /// ln Σ exp(x) over the finite entries; −∞ when there are none.
 fn log_sum_exp(xs: &[f32]) -> f32 {
     let max = xs
@@ -482,86 +418,6 @@ impl Texture {
             self.latest = Some(step);
         }
         self.notes += 1;
-    }
-}
-
-/// Where in the beat the phrase strikes: a bias (times [`Sampling::follow`]) against starting
-/// an onset where the phrase never does, so a 16th-note phrase is answered on 16ths and a
-/// triplet phrase on triplets, not on a grid shifted by a step.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Phases {
-    /// Log share of the phrase's onsets at each step of the beat, against the commonest
-    /// (≤ 0); all 0 without a phrase.
-    bias: [f32; Self::MAX_STEPS],
-    steps_per_beat: u32,
-    /// Grid step of the answer's step 0.
-    origin: i64,
-}
-
-impl Default for Phases {
-    fn default() -> Self {
-        Self {
-            bias: [0.0; Self::MAX_STEPS],
-            steps_per_beat: 0,
-            origin: 0,
-        }
-    }
-}
-
-impl Phases {
-    /// Grids finer than this are not followed.
-    const MAX_STEPS: usize = 96;
-    /// Pseudo-onsets at every step of the beat, so that a short phrase does not forbid what
-    /// it merely did not play.
-    const SMOOTHING: f32 = 0.5;
-    /// Nats per unit of log share: a position the phrase strikes a tenth as often as its
-    /// commonest is held back by 11.5 nats (times *Follow phrase*). Weaker grids let the
-    /// model's own drift through: the answers' onsets matched the truth's positions in the
-    /// beat less well than with no steering at all.
-    const SHARPNESS: f32 = 5.0;
-    /// The most a note is held back for an unheard position (nats).
-    const MAX_PENALTY: f32 = 15.0;
-
-    /// From the steps of the context's note-ons (from `origin`, the grid step of the
-    /// context's step 0), for an answer whose step 0 is grid step `answer_origin`.
-    pub fn from_onsets(
-        steps: &[u64],
-        origin: i64,
-        steps_per_beat: u32,
-        answer_origin: i64,
-    ) -> Self {
-        let spb = steps_per_beat as usize;
-        if steps.is_empty() || spb == 0 || spb > Self::MAX_STEPS {
-            return Self::default();
-        }
-        let mut counts = [0f32; Self::MAX_STEPS];
-        let mut latest = None;
-        for &s in steps {
-            if latest != Some(s) {
-                let phase = (origin + s as i64).rem_euclid(spb as i64) as usize;
-                counts[phase] += 1.0;
-                latest = Some(s);
-            }
-        }
-        let most = counts[..spb].iter().copied().fold(0.0, f32::max) + Self::SMOOTHING;
-        let mut bias = [0f32; Self::MAX_STEPS];
-        for (b, c) in bias.iter_mut().zip(&counts).take(spb) {
-            *b = (Self::SHARPNESS * ((c + Self::SMOOTHING) / most).ln()).max(-Self::MAX_PENALTY);
-        }
-        Self {
-            bias,
-            steps_per_beat,
-            origin: answer_origin,
-        }
-    }
-
-    /// Bias on starting an onset at the answer's step `step`.
-    pub fn bias(&self, step: u64) -> f32 {
-        if self.steps_per_beat == 0 {
-            return 0.0;
-        }
-        let phase = (self.origin + step as i64).rem_euclid(i64::from(self.steps_per_beat));
-        self.bias[phase as usize]
     }
 }
 
