@@ -233,8 +233,15 @@ fn keeps_the_host_from_sleeping_while_an_answer_is_due() {
     let from = s.statuses.len();
     play(&mut s, &phrase, 10.0, &[]);
     let quiet_input = (5.0 * SAMPLES_PER_BEAT) as usize / BLOCK as usize;
-    // Up to the answer's last block, where its last note-offs go out and it is over.
-    let last = s.statuses.len() - 1;
+    // Up to the block where the answer's last note-off goes out and it is over (an answer
+    // may end on a rest: its last note can end before its last bar does).
+    let last = s
+        .heard()
+        .iter()
+        .filter(|h| h.channel == 1)
+        .map(|h| (h.sample / u64::from(BLOCK)) as usize)
+        .max()
+        .expect("the answer played");
     assert!(
         s.statuses[quiet_input..last]
             .iter()
