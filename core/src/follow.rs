@@ -261,9 +261,7 @@ fn steer(ahead: f32, pull: f32, cap: f32) -> f32 {
 pub struct Density {
     /// Onsets per grid step the answer aims at; 0: no phrase, no pull.
     rate: f32,
-    /// Onsets the answer has played so far, and the step of the latest.
-    onsets: u32,
-    latest: Option<u64>,
+    onsets: OnsetCount,
 }
 
 impl Density {
@@ -305,17 +303,14 @@ impl Density {
 
     /// The answer struck a note at `step`.
     pub fn strike(&mut self, step: u64) {
-        if self.latest != Some(step) {
-            self.onsets += 1;
-            self.latest = Some(step);
-        }
+        self.onsets.strike(step);
     }
 
     /// Onsets the answer has played beyond what its pace (`scale` times its own) gives by
     /// grid step `step`. Half an onset is due at the start: an answer neither waits for its
     /// pace to build up before its first note nor owes one on its first step.
     fn ahead(&self, step: u64, scale: f32) -> f32 {
-        self.onsets as f32 - (scale * self.rate * step as f32 + 0.5)
+        self.onsets.count as f32 - (scale * self.rate * step as f32 + 0.5)
     }
 
     /// Bias on a note-on that starts an onset at grid step `step`, for a pace `scale` times
@@ -358,6 +353,24 @@ fn log_sum_exp(xs: &[f32]) -> f32 {
         .ln()
 }
 
+/// The answer's onsets so far (a chord's notes share one) and the step of the latest: what
+/// the pace and the chord size both count.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct OnsetCount {
+    count: u32,
+    latest: Option<u64>,
+}
+
+impl OnsetCount {
+    /// A note struck at `step` (non-decreasing).
+    fn strike(&mut self, step: u64) {
+        if self.latest != Some(step) {
+            self.count += 1;
+            self.latest = Some(step);
+        }
+    }
+}
+
 /// Distinct values in a sorted list: the onsets among note-on steps.
 fn distinct(steps: &[u64]) -> usize {
     steps.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!steps.is_empty())
@@ -372,8 +385,7 @@ pub struct Texture {
     /// The phrase's notes per onset; `None` (too few onsets to tell): no pull.
     per_onset: Option<f32>,
     notes: u32,
-    onsets: u32,
-    latest: Option<u64>,
+    onsets: OnsetCount,
 }
 
 impl Texture {
@@ -394,7 +406,7 @@ impl Texture {
 
     /// Whether a note-on at `step` would join an onset the answer has struck.
     pub fn joins(&self, step: u64) -> bool {
-        self.latest == Some(step)
+        self.onsets.latest == Some(step)
     }
 
     /// Bias on a note-on that joins the onset at `step`: positive while the answer's chords
@@ -404,7 +416,7 @@ impl Texture {
         match self.per_onset {
             Some(rate) if self.joins(step) => {
                 let rate = (rate * scale).max(1.0);
-                let ahead = self.notes as f32 - rate * self.onsets as f32;
+                let ahead = self.notes as f32 - rate * self.onsets.count as f32;
                 steer(ahead, Self::PULL, Self::MAX_NOTES)
             }
             _ => 0.0,
@@ -413,10 +425,7 @@ impl Texture {
 
     /// The answer struck a note at `step`.
     pub fn strike(&mut self, step: u64) {
-        if self.latest != Some(step) {
-            self.onsets += 1;
-            self.latest = Some(step);
-        }
+        self.onsets.strike(step);
         self.notes += 1;
     }
 }
