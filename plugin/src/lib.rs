@@ -196,8 +196,8 @@ impl Plugin for Continuo {
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
-        // Hosts announce offline rendering before activating for it (CLAP's render
-        // extension, VST3's process setup).
+        // The first block may come before the wrapper has read one; `process` reads the mode
+        // again each block.
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         // Runs after the host restored the project's state, so the saved model path is known.
         if let Some(worker) = self.pending_worker.take() {
@@ -228,6 +228,10 @@ impl Plugin for Continuo {
             sample_rate: f64::from(t.sample_rate),
         };
         let len = buffer.samples() as u32;
+        // Read per block: some hosts announce an export only there (Ardour's VST3 host sets up
+        // real-time processing, then passes offline blocks), so the mode at activation is not
+        // enough.
+        self.offline = context.process_mode() == ProcessMode::Offline;
         let settings = self.engine_settings();
         self.engine
             .begin_block(&transport, settings, len, &mut |e| send(context, e));

@@ -186,26 +186,67 @@ fn a_missing_model_from_the_project_passes_notes_through() {
     );
 }
 
-#[test]
-fn an_offline_render_holds_the_whole_answer_on_time_at_any_speed() {
-    // A bounce or export: the host renders as fast as it can, here with no pause at all
-    // between blocks. Continuo must wait for its answers rather than drop or delay them.
-    let mut s = Session::start_in(None, ProcessModes_::kOffline as int32);
+/// Plays the phrase into `s` with no pause at all between blocks, as a host renders a bounce
+/// or an export, through beat 10; returns what came out.
+fn render(mut s: Session, params: &[(&'static str, f64)]) -> Vec<Heard> {
+    let block = u64::from(s.block_len());
     let mut first = true;
     while (s.sample() as f64) < 10.0 * SAMPLES_PER_BEAT {
         let start = s.sample();
         let in_block: Vec<(u32, u8, u8)> = phrase()
             .iter()
             .map(|&(b, p, v)| ((b * SAMPLES_PER_BEAT).round() as u64, p, v))
-            .filter(|&(t, _, _)| t >= start && t < start + u64::from(BLOCK))
+            .filter(|&(t, _, _)| t >= start && t < start + block)
             .map(|(t, p, v)| ((t - start) as u32, p, v))
             .collect();
-        s.block(true, if first { &MUSICAL } else { &[] }, &in_block);
+        s.block(true, if first { params } else { &[] }, &in_block);
         first = false;
     }
+    s.finish()
+}
+
+/// No note of `heard` ends on the sample it starts.
+fn assert_no_zero_length_notes(heard: &[Heard]) {
+    for (i, on) in heard.iter().enumerate().filter(|(_, h)| h.velocity > 0) {
+        let off = heard[i + 1..]
+            .iter()
+            .find(|h| h.velocity == 0 && h.pitch == on.pitch && h.channel == on.channel)
+            .unwrap_or_else(|| panic!("{on:?} is never released"));
+        assert!(off.sample > on.sample, "a note of zero length: {on:?}");
+    }
+}
+
+#[test]
+fn an_offline_render_holds_the_whole_answer_on_time_at_any_speed() {
+    // Continuo must wait for its answers rather than drop or delay them.
+    let heard = render(
+        Session::start_in(None, ProcessModes_::kOffline as int32),
+        &MUSICAL,
+    );
     // Phrase in beats 0–3.95, pause reached at 4.95: a 1-bar answer from beat 5 to 9.
     // Before nice-plug's patch the plugin was told it ran in real time and played nothing.
-    check_answer(s.heard(), 1, 5.0, 9.0, 48, 84);
+    check_answer(&heard, 1, 5.0, 9.0, 48, 84);
+    assert_no_zero_length_notes(&heard);
+}
+
+#[test]
+fn an_export_announced_only_per_block_holds_the_same_answer_at_any_block_size() {
+    // Ardour's VST3 export: processing is set up in real time, and each block says offline.
+    // The answer must be the one a 256-sample offline render holds, note for note and sample
+    // for sample, however large the blocks.
+    let seeded: Vec<(&str, f64)> = MUSICAL.iter().copied().chain([("seed", 5.0)]).collect();
+    let offline = ProcessModes_::kOffline as int32;
+    let reference = render(Session::start_in(None, offline), &seeded);
+    check_answer(&reference, 1, 5.0, 9.0, 48, 84);
+    for block_len in [4096, 8192] {
+        let realtime = ProcessModes_::kRealtime as int32;
+        let heard = render(
+            Session::start_with(None, realtime, offline, block_len),
+            &seeded,
+        );
+        assert_no_zero_length_notes(&heard);
+        assert_eq!(heard, reference, "{block_len}-sample blocks");
+    }
 }
 
 #[test]

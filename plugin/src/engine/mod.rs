@@ -150,6 +150,7 @@ impl Engine {
         emit: &mut impl FnMut(OutEvent),
     ) {
         self.playback.pay_owed(emit);
+        self.playback.begin_block();
         // Where the last block ended: on a broken timeline, what the player heard ends there.
         let heard_until = self.clock.block().end_beat();
         let timeline_broke = self.clock.begin(t, len);

@@ -25,6 +25,10 @@ pub struct Playback {
     /// Generated notes still sounding when the host reset or deactivated the plugin. No
     /// events can be sent then, so their note-offs go out first thing in the next block.
     owed_offs: [Option<u8>; 128],
+    /// The sample of the current block each sounding generated pitch was struck at. A late
+    /// note and its end can fall due on the same sample; the end then waits a sample (or a
+    /// block), so that no note ever has zero length.
+    struck_at: [Option<u32>; 128],
 }
 
 impl Default for Playback {
@@ -35,6 +39,7 @@ impl Default for Playback {
             pending: VecDeque::with_capacity(PENDING_CAPACITY),
             sounding: [None; 128],
             owed_offs: [None; 128],
+            struck_at: [None; 128],
         }
     }
 }
@@ -71,6 +76,11 @@ impl Playback {
         }
     }
 
+    /// Starts a block: what was struck in the last one may end from its first sample on.
+    pub fn begin_block(&mut self) {
+        self.struck_at = [None; 128];
+    }
+
     /// Plays the notes due in `block` before sample `until`, never before `cursor`, which it
     /// advances.
     pub fn play_until(
@@ -89,13 +99,24 @@ impl Playback {
                 break;
             }
             // A late note plays now, not before what this block already sent.
-            let timing = timing.max(*cursor);
+            let mut timing = timing.max(*cursor);
+            let pitch = p.pitch & 127;
+            if self.struck_at[usize::from(pitch)] == Some(timing) {
+                // Ending (or re-striking) a note on the sample it began would silence it.
+                timing += 1;
+                if timing >= until {
+                    break;
+                }
+            }
             *cursor = timing;
             self.pending.pop_front();
-            let pitch = p.pitch & 127;
             let channel = settings.channel;
-            // A note-off ends the pitch; a note-on re-strikes it if it still sounds.
-            if let Some(ch) = self.sounding[pitch as usize].take() {
+            // A note-off ends the pitch; a note-on re-strikes it if it still sounds (or still
+            // owes its end from a stop on this block's sample it began on).
+            if let Some(ch) = self.sounding[pitch as usize]
+                .take()
+                .or_else(|| self.owed_offs[pitch as usize].take())
+            {
                 emit(OutEvent::Off {
                     timing,
                     channel: ch,
@@ -113,6 +134,7 @@ impl Playback {
                     velocity: v,
                 });
                 self.sounding[pitch as usize] = Some(channel);
+                self.struck_at[pitch as usize] = Some(timing);
             }
         }
     }
@@ -124,12 +146,17 @@ impl Playback {
         }
     }
 
-    /// Ends the answer: every generated note stops at `timing`.
+    /// Ends the answer: every generated note stops at `timing`, except one struck on that
+    /// very sample, which stops at the start of the next block.
     pub fn stop(&mut self, timing: u32, emit: &mut impl FnMut(OutEvent)) {
         self.answering = false;
         self.pending.clear();
         for (pitch, ch) in self.sounding.iter_mut().enumerate() {
             if let Some(channel) = ch.take() {
+                if self.struck_at[pitch] == Some(timing) {
+                    self.owed_offs[pitch] = Some(channel);
+                    continue;
+                }
                 emit(OutEvent::Off {
                     timing,
                     channel,
@@ -141,6 +168,8 @@ impl Playback {
 
     /// [`Self::stop`] where no events can be sent: the note-offs are owed to the next block.
     pub fn stop_owing(&mut self) {
+        // Nothing more is sent in this block, so every end is owed to the next.
+        self.struck_at = [None; 128];
         let mut owed = self.owed_offs;
         self.stop(0, &mut |e| {
             if let OutEvent::Off { channel, pitch, .. } = e {

@@ -117,6 +117,108 @@ fn late_notes_never_go_out_before_what_the_block_already_sent() {
     );
 }
 
+/// Each generated note in `out` as (pitch, on sample, off sample).
+fn note_spans(out: &[OutEvent]) -> Vec<(u8, u32, Option<u32>)> {
+    let mut spans: Vec<(u8, u32, Option<u32>)> = Vec::new();
+    for e in out {
+        match *e {
+            OutEvent::On { timing, pitch, .. } => spans.push((pitch, timing, None)),
+            OutEvent::Off { timing, pitch, .. } => {
+                if let Some(s) = spans.iter_mut().find(|s| s.0 == pitch && s.2.is_none()) {
+                    s.2 = Some(timing);
+                }
+            }
+        }
+    }
+    spans
+}
+
+#[test]
+fn late_notes_and_their_ends_never_fall_on_one_sample() {
+    // A whole late stretch of answer arrives in one block (a slow model, or a host that
+    // renders without waiting): each note would start and end on the block's first sample.
+    let mut r = answering_rig();
+    let id = r.engine.playback.id();
+    for (beat, pitch, velocity) in [(1.0, 72, 90), (1.1, 72, 0), (1.2, 74, 90), (1.3, 74, 90)] {
+        r.worker_tx
+            .send(FromWorker::Note {
+                id,
+                beat,
+                pitch,
+                velocity,
+            })
+            .unwrap();
+    }
+    let mut out = block(&mut r, 2.0, |_, _| {});
+    // What is left ends in the next block, 6000 samples on.
+    let next = block(&mut r, 2.25, |e, out| {
+        e.stop_answer(0, &mut |ev| out.push(ev))
+    });
+    out.extend(next.into_iter().map(|e| match e {
+        OutEvent::On {
+            timing,
+            channel,
+            pitch,
+            velocity,
+        } => OutEvent::On {
+            timing: timing + 6000,
+            channel,
+            pitch,
+            velocity,
+        },
+        OutEvent::Off {
+            timing,
+            channel,
+            pitch,
+        } => OutEvent::Off {
+            timing: timing + 6000,
+            channel,
+            pitch,
+        },
+    }));
+    let spans = note_spans(&out);
+    assert_eq!(spans.len(), 3, "{out:?}");
+    for (pitch, on, off) in &spans {
+        let off = off.unwrap_or_else(|| panic!("{pitch} never ends: {out:?}"));
+        assert!(off > *on, "{pitch} has zero length: {out:?}");
+    }
+}
+
+#[test]
+fn an_answer_stopped_on_the_sample_a_late_note_began_ends_it_a_block_later() {
+    let mut r = answering_rig();
+    let id = r.engine.playback.id();
+    generated(&r, id, 1.0, 72);
+    // The late note goes out with the block's first host event, which stops the answer.
+    let out = block(&mut r, 2.0, |e, out| {
+        e.host_event(0, &mut |ev| out.push(ev));
+        e.stop_answer(0, &mut |ev| out.push(ev));
+    });
+    assert!(
+        matches!(
+            out[..],
+            [OutEvent::On {
+                timing: 0,
+                pitch: 72,
+                ..
+            }]
+        ),
+        "{out:?}"
+    );
+    let next = block(&mut r, 2.25, |_, _| {});
+    assert!(
+        matches!(
+            next[..],
+            [OutEvent::Off {
+                timing: 0,
+                pitch: 72,
+                ..
+            }]
+        ),
+        "{next:?}"
+    );
+}
+
 #[test]
 fn a_host_playing_without_a_position_still_gets_answers() {
     for pos in [None, Some(f64::NAN)] {

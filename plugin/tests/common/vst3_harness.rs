@@ -316,8 +316,10 @@ pub struct Session {
     pub controller: ComPtr<IEditController>,
     sample: u64,
     pub heard: Vec<Heard>,
-    /// `kRealtime` or `kOffline` (a bounce or export).
+    /// The mode of each block: `kRealtime`, or `kOffline` (a bounce or export).
     mode: int32,
+    /// Samples per block.
+    block_len: u32,
     module: Module,
 }
 
@@ -331,6 +333,18 @@ impl Session {
 
     /// [`Self::start`] in process mode `mode`.
     pub fn start_in(state: Option<&[u8]>, mode: int32) -> Self {
+        Self::start_with(state, mode, mode, BLOCK)
+    }
+
+    /// A session set up for `setup_mode` whose blocks of `block_len` samples then say
+    /// `block_mode`. Ardour's export does this: it sets up real-time processing and announces
+    /// an offline render only in each block.
+    pub fn start_with(
+        state: Option<&[u8]>,
+        setup_mode: int32,
+        block_mode: int32,
+        block_len: u32,
+    ) -> Self {
         let module = Module::load();
         let component = module.create();
         let processor = component
@@ -357,9 +371,9 @@ impl Session {
             }
 
             let mut setup = ProcessSetup {
-                processMode: mode,
+                processMode: setup_mode,
                 symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
-                maxSamplesPerBlock: BLOCK as int32,
+                maxSamplesPerBlock: block_len as int32,
                 sampleRate: SAMPLE_RATE,
             };
             assert_eq!(processor.setupProcessing(&mut setup), kResultOk);
@@ -372,13 +386,18 @@ impl Session {
             controller,
             sample: 0,
             heard: Vec::new(),
-            mode,
+            mode: block_mode,
+            block_len,
             module,
         }
     }
 
     /// One block whose only input is parameter changes by raw id and normalized value, as a
     /// host sends when it restores a project. Returns how many events the plugin sent out.
+    pub fn block_len(&self) -> u32 {
+        self.block_len
+    }
+
     pub fn restore_params(&mut self, changes: &[(u32, f64)]) -> usize {
         let mut context: ProcessContext = unsafe { std::mem::zeroed() };
         context.state = (kTempoValid | kProjectTimeMusicValid) as u32;
@@ -399,7 +418,7 @@ impl Session {
         let mut data = ProcessData {
             processMode: self.mode,
             symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
-            numSamples: BLOCK as int32,
+            numSamples: self.block_len as int32,
             numInputs: 0,
             numOutputs: 0,
             inputs: ptr::null_mut(),
@@ -411,7 +430,7 @@ impl Session {
             processContext: &mut context,
         };
         assert_eq!(unsafe { self.processor.process(&mut data) }, kResultOk);
-        self.sample += u64::from(BLOCK);
+        self.sample += u64::from(self.block_len);
         let n = output.events.lock().unwrap().len();
         n
     }
@@ -532,7 +551,7 @@ impl HostSession for Session {
         let mut data = ProcessData {
             processMode: self.mode,
             symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
-            numSamples: BLOCK as int32,
+            numSamples: self.block_len as int32,
             numInputs: 0,
             numOutputs: 0,
             inputs: ptr::null_mut(),
@@ -549,7 +568,7 @@ impl HostSession for Session {
         for event in output.events.lock().unwrap().iter() {
             let offset = event.sampleOffset;
             assert!(
-                offset >= last_offset && offset < BLOCK as i32,
+                offset >= last_offset && offset < self.block_len as i32,
                 "events out of order or outside the block"
             );
             last_offset = offset;
@@ -571,7 +590,7 @@ impl HostSession for Session {
                 velocity,
             });
         }
-        self.sample += u64::from(BLOCK);
+        self.sample += u64::from(self.block_len);
     }
 }
 

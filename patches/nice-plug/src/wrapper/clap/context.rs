@@ -124,6 +124,10 @@ impl<P: ClapPlugin> ProcessContext<P> for WrapperProcessContext<'_, P> {
         &self.transport
     }
 
+    fn process_mode(&self) -> nice_plug_core::audio_setup::ProcessMode {
+        self.wrapper.current_process_mode.load()
+    }
+
     fn next_event(&mut self) -> Option<PluginNoteEvent<P>> {
         self.input_events_guard.pop_front()
     }

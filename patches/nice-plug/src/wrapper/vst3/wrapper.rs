@@ -987,25 +987,13 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
         crate::nice_debug_assert_eq!(setup.symbolicSampleSize, K_SYMBOLIC_SAMPLE_SIZE_32);
 
 
-        #[allow(clippy::unnecessary_cast)]
-        const K_REALTIME: i32 = ProcessModes_::kRealtime as i32;
-        #[allow(clippy::unnecessary_cast)]
-        const K_PREFETCH: i32 = ProcessModes_::kPrefetch as i32;
-        #[allow(clippy::unnecessary_cast)]
-        const K_OFFLINE: i32 = ProcessModes_::kOffline as i32;
-
-        let mode = match setup.processMode {
-            n if n == K_REALTIME => ProcessMode::Realtime,
-            n if n == K_PREFETCH => ProcessMode::Buffered,
-            n if n == K_OFFLINE => ProcessMode::Offline,
-            n => {
-                crate::nice_debug_assert_failure!(
-                    "Unknown rendering mode '{}', defaulting to realtime",
-                    n
-                );
-                ProcessMode::Realtime
-            }
-        };
+        let mode = vst3_process_mode(setup.processMode).unwrap_or_else(|| {
+            crate::nice_debug_assert_failure!(
+                "Unknown rendering mode '{}', defaulting to realtime",
+                setup.processMode
+            );
+            ProcessMode::Realtime
+        });
         self.inner.current_process_mode.store(mode);
 
         // This is needed when activating the plugin and when restoring state. Stored after the
@@ -1067,6 +1055,12 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
         process_wrapper(|| {
             // We need to handle incoming automation first
             let data = unsafe { &*data };
+            // Continuo's patch: some hosts (Ardour) set up processing in real time and announce
+            // an export only through each block's process mode. The plugin reads it per block
+            // through `ProcessContext::process_mode()`.
+            if let Some(mode) = vst3_process_mode(data.processMode) {
+                self.inner.current_process_mode.store(mode);
+            }
             let sample_rate = self
                 .inner
                 .current_buffer_config
@@ -1958,5 +1952,21 @@ impl<P: Vst3Plugin> IInfoListenerTrait for Wrapper<P> {
 
             kResultOk
         }
+    }
+}
+
+/// A VST3 `ProcessModes` value as nice-plug's process mode (None for a value VST3 doesn't define).
+fn vst3_process_mode(mode: i32) -> Option<ProcessMode> {
+    #[allow(clippy::unnecessary_cast)]
+    const K_REALTIME: i32 = ProcessModes_::kRealtime as i32;
+    #[allow(clippy::unnecessary_cast)]
+    const K_PREFETCH: i32 = ProcessModes_::kPrefetch as i32;
+    #[allow(clippy::unnecessary_cast)]
+    const K_OFFLINE: i32 = ProcessModes_::kOffline as i32;
+    match mode {
+        K_REALTIME => Some(ProcessMode::Realtime),
+        K_PREFETCH => Some(ProcessMode::Buffered),
+        K_OFFLINE => Some(ProcessMode::Offline),
+        _ => None,
     }
 }
