@@ -1,8 +1,11 @@
 //! Continuo: a MIDI effect that listens to your phrase and answers it with a GRU.
+//! [`ContinuoInstrument`] is the same plugin as an instrument with a silent audio output, for
+//! hosts that route MIDI only from instruments (Ableton Live, FL Studio).
 //!
 //! The plugin shell here only translates between nice-plug and the [`engine::Engine`]
 //! (audio thread) and [`worker::Worker`] (inference thread), which do the work.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -30,7 +33,9 @@ use library::ModelSource;
 use params::ContinuoParams;
 use worker::{Shared, Worker, WorkerSettings};
 
-pub struct Continuo {
+/// The plugin; `INSTRUMENT` picks its layout ([`metadata::INSTRUMENT`] or
+/// [`metadata::EFFECT`]), and nothing else.
+pub struct Continuo<const INSTRUMENT: bool = false> {
     params: Arc<ContinuoParams>,
     shared: Arc<Shared>,
     engine: Engine,
@@ -44,7 +49,10 @@ pub struct Continuo {
     offline: bool,
 }
 
-impl Default for Continuo {
+/// Continuo as an instrument with a silent stereo output.
+pub type ContinuoInstrument = Continuo<true>;
+
+impl<const INSTRUMENT: bool> Default for Continuo<INSTRUMENT> {
     fn default() -> Self {
         let (engine_end, worker_end, stats) = protocol::connect();
         let shared = Arc::new(Shared::default());
@@ -64,7 +72,13 @@ impl Default for Continuo {
     }
 }
 
-impl Continuo {
+impl<const INSTRUMENT: bool> Continuo<INSTRUMENT> {
+    const VARIANT: &'static metadata::Variant = if INSTRUMENT {
+        &metadata::INSTRUMENT
+    } else {
+        &metadata::EFFECT
+    };
+
     fn engine_settings(&self) -> Settings {
         let p = &self.params;
         let bypass = p.bypass.value();
@@ -131,7 +145,7 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
 const ALL_SOUND_OFF: u8 = 120;
 const ALL_NOTES_OFF: u8 = 123;
 
-fn send(context: &mut impl ProcessContext<Continuo>, e: OutEvent) {
+fn send<P: Plugin>(context: &mut impl ProcessContext<P>, e: OutEvent) {
     let event = match e {
         OutEvent::On {
             timing,
@@ -161,14 +175,24 @@ fn send(context: &mut impl ProcessContext<Continuo>, e: OutEvent) {
     let _ = context.try_send_event(event);
 }
 
-impl Plugin for Continuo {
-    const NAME: &'static str = metadata::NAME;
+/// The instrument's one layout: no input, a stereo output that stays silent.
+const SILENT_STEREO_OUT: AudioIOLayout = AudioIOLayout {
+    main_output_channels: NonZeroU32::new(2),
+    ..AudioIOLayout::const_default()
+};
+
+impl<const INSTRUMENT: bool> Plugin for Continuo<INSTRUMENT> {
+    const NAME: &'static str = Self::VARIANT.name;
     const VENDOR: &'static str = metadata::VENDOR;
     const URL: &'static str = metadata::URL;
     const EMAIL: &'static str = metadata::EMAIL;
     const VERSION: &'static str = metadata::VERSION;
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = if Self::VARIANT.audio_out {
+        &[SILENT_STEREO_OUT]
+    } else {
+        &[]
+    };
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
@@ -218,6 +242,10 @@ impl Plugin for Continuo {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        // The instrument's output is silence, whatever the host left in the buffer.
+        for channel in buffer.as_slice() {
+            channel.fill(0.0);
+        }
         let t = context.transport();
         let transport = EngineTransport {
             playing: t.playing,
@@ -325,7 +353,7 @@ impl Plugin for Continuo {
     }
 }
 
-impl Drop for Continuo {
+impl<const INSTRUMENT: bool> Drop for Continuo<INSTRUMENT> {
     fn drop(&mut self) {
         self.shared
             .stop
@@ -336,24 +364,39 @@ impl Drop for Continuo {
     }
 }
 
-impl ClapPlugin for Continuo {
-    const CLAP_ID: &'static str = "org.continuo.continuo";
+impl<const INSTRUMENT: bool> ClapPlugin for Continuo<INSTRUMENT> {
+    const CLAP_ID: &'static str = Self::VARIANT.clap_id;
     const CLAP_DESCRIPTION: Option<&'static str> =
         Some("Continues the phrase you play with a GRU network");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
-    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];
+    const CLAP_FEATURES: &'static [ClapFeature] = if Self::VARIANT.audio_out {
+        &[
+            ClapFeature::Instrument,
+            ClapFeature::NoteEffect,
+            ClapFeature::Utility,
+        ]
+    } else {
+        &[ClapFeature::NoteEffect, ClapFeature::Utility]
+    };
 }
 
-impl Vst3Plugin for Continuo {
-    const VST3_CLASS_ID: [u8; 16] = metadata::VST3_CLASS_ID;
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
-        &vst3_subcategories(metadata::VST3_SUBCATEGORIES);
+impl<const INSTRUMENT: bool> Vst3Plugin for Continuo<INSTRUMENT> {
+    const VST3_CLASS_ID: [u8; 16] = Self::VARIANT.vst3_class_id;
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = if INSTRUMENT {
+        &vst3_subcategories::<{ metadata::INSTRUMENT.vst3_subcategories.len() }>(
+            metadata::INSTRUMENT.vst3_subcategories,
+        )
+    } else {
+        &vst3_subcategories::<{ metadata::EFFECT.vst3_subcategories.len() }>(
+            metadata::EFFECT.vst3_subcategories,
+        )
+    };
 }
 
 /// nice-plug's sub-categories for names spelled as VST3 spells them: it passes a `Custom` one
 /// on as it is, so hosts see exactly the names `moduleinfo.json` gives.
-const fn vst3_subcategories<const N: usize>(names: [&'static str; N]) -> [Vst3SubCategory; N] {
+const fn vst3_subcategories<const N: usize>(names: &[&'static str]) -> [Vst3SubCategory; N] {
     let mut out = [Vst3SubCategory::Fx; N];
     let mut i = 0;
     while i < N {
@@ -363,5 +406,5 @@ const fn vst3_subcategories<const N: usize>(names: [&'static str; N]) -> [Vst3Su
     out
 }
 
-nice_export_clap!(Continuo);
-nice_export_vst3!(Continuo);
+nice_export_clap!(Continuo, ContinuoInstrument);
+nice_export_vst3!(Continuo, ContinuoInstrument);

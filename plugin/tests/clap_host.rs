@@ -12,9 +12,15 @@ use clack_host::prelude::*;
 use clack_host::utils::BeatTime;
 use common::*;
 
+/// The plugin's two CLAP ids: the MIDI effect, and the instrument with a silent stereo output.
+const EFFECT: &[u8] = b"org.continuo.continuo";
+const INSTRUMENT: &[u8] = b"org.continuo.continuo-instrument";
+
 struct Session {
     // Field order matters: the instance must drop before the entry.
     instance: PluginInstance<()>,
+    /// The instrument's silent stereo output, checked each block.
+    audio_out: bool,
     processor: Option<StartedPluginAudioProcessor<()>>,
     sample: u64,
     mode: RenderMode,
@@ -39,15 +45,28 @@ impl Session {
     /// [`Self::start_in`], with `setup` run on the instance before it is activated (as a
     /// host restores a project's state).
     fn start_with(mode: RenderMode, setup: impl FnOnce(&mut PluginInstance<()>)) -> Self {
+        Self::start_plugin(EFFECT, mode, setup)
+    }
+
+    /// [`Self::start_with`] for the plugin of CLAP id `id`.
+    fn start_plugin(
+        id: &[u8],
+        mode: RenderMode,
+        setup: impl FnOnce(&mut PluginInstance<()>),
+    ) -> Self {
         let lib = plugin_library();
         let entry = unsafe { PluginEntry::load(&lib) }
             .unwrap_or_else(|e| panic!("loading {}: {e:?}", lib.display()));
         let factory = entry.get_plugin_factory().expect("plugin factory");
-        let descriptor = factory.plugin_descriptors().next().expect("one plugin");
-        assert_eq!(
-            descriptor.id().unwrap().to_bytes(),
-            b"org.continuo.continuo"
-        );
+        let ids: Vec<Vec<u8>> = factory
+            .plugin_descriptors()
+            .map(|d| d.id().unwrap().to_bytes().to_vec())
+            .collect();
+        assert_eq!(ids, [EFFECT, INSTRUMENT], "the plugin's two layouts");
+        let descriptor = factory
+            .plugin_descriptors()
+            .find(|d| d.id().unwrap().to_bytes() == id)
+            .unwrap();
         let host = HostInfo::new(
             "continuo-test",
             "continuo",
@@ -78,6 +97,7 @@ impl Session {
             .unwrap();
         Self {
             instance,
+            audio_out: id == INSTRUMENT,
             processor: Some(processor),
             sample: 0,
             mode,
@@ -153,9 +173,21 @@ impl HostSession for Session {
             }
         }
         let mut output = EventBuffer::new();
-        // No audio ports: give the block its real length so event offsets mean something.
+        // No audio input: give the block its real length so event offsets mean something.
         let audio_in = unsafe { InputAudioBuffers::from_raw_buffers(&[], BLOCK) };
-        let mut audio_out = OutputAudioBuffers::empty();
+        // The instrument's output, filled with noise the plugin must overwrite with silence.
+        let mut channels = [[0.5f32; BLOCK as usize]; 2];
+        let mut ports = AudioPorts::with_capacity(2, 1);
+        let mut audio_out = if self.audio_out {
+            ports.with_output_buffers([AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_output_only(
+                    channels.iter_mut().map(|c| c.as_mut_slice()),
+                ),
+            }])
+        } else {
+            OutputAudioBuffers::empty()
+        };
         let status = self
             .processor
             .as_mut()
@@ -169,6 +201,12 @@ impl HostSession for Session {
                 Some(&transport),
             )
             .expect("process");
+        if self.audio_out {
+            assert!(
+                channels.iter().flatten().all(|&x| x == 0.0),
+                "the instrument's output is silence"
+            );
+        }
         self.statuses.push(status);
         let mut last_time = 0;
         for event in output.iter() {
@@ -211,6 +249,14 @@ fn musical_params() -> Vec<(u32, f64)> {
 #[test]
 fn answers_a_phrase_in_time_key_and_range_and_stop_ends_notes() {
     let mut s = Session::start();
+    answer_then_stop(&mut s, &musical_params());
+    s.finish();
+}
+
+#[test]
+fn the_instrument_answers_with_silent_audio() {
+    // Live and FL Studio load Continuo as an instrument, then route its MIDI on.
+    let mut s = Session::start_plugin(INSTRUMENT, RenderMode::Offline, |_| {});
     answer_then_stop(&mut s, &musical_params());
     s.finish();
 }

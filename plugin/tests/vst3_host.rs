@@ -250,6 +250,21 @@ fn an_export_announced_only_per_block_holds_the_same_answer_at_any_block_size() 
 }
 
 #[test]
+fn the_instrument_answers_as_the_effect_does_with_silent_audio() {
+    // Live and FL Studio load Continuo as an instrument with an audio output, then route its
+    // MIDI on. It must answer as the MIDI effect does, and its audio must be silence.
+    let seeded: Vec<(&str, f64)> = MUSICAL.iter().copied().chain([("seed", 9.0)]).collect();
+    let offline = ProcessModes_::kOffline as int32;
+    let effect = render(Session::start_in(None, offline), &seeded);
+    let instrument = render(
+        Session::start_class(INSTRUMENT, None, offline, offline, BLOCK),
+        &seeded,
+    );
+    check_answer(&instrument, 1, 5.0, 9.0, 48, 84);
+    assert_eq!(instrument, effect);
+}
+
+#[test]
 fn reopening_a_project_restores_no_midi_cc_burst() {
     // nice-plug registers 16 × 130 hidden parameters that carry MIDI CCs, channel pressure and
     // pitch bend. A host that saved them with the project sends them all back on reopening,

@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+// The CLAP ids and layouts are the plugin's business; moduleinfo.json needs the rest.
+#[allow(dead_code)]
 #[path = "../../plugin/src/metadata.rs"]
 mod metadata;
 
@@ -94,23 +96,23 @@ fn module_info(module: &str) -> ModuleInfo {
                 component_non_discardable: false,
             },
         },
-        classes: vec![ClassInfo {
-            // The canonical spelling of a VST3 UID on every platform, whatever byte order
-            // Windows keeps it in.
-            cid: metadata::VST3_CLASS_ID
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect(),
-            category: CATEGORY,
-            name: metadata::NAME,
-            vendor: metadata::VENDOR,
-            version: metadata::VERSION,
-            sdk_version: SDK_VERSION,
-            sub_categories: &metadata::VST3_SUBCATEGORIES,
-            class_flags: CLASS_FLAGS,
-            cardinality: CARDINALITY,
-            snapshots: [],
-        }],
+        classes: metadata::VARIANTS
+            .iter()
+            .map(|v| ClassInfo {
+                // The canonical spelling of a VST3 UID on every platform, whatever byte order
+                // Windows keeps it in.
+                cid: v.vst3_class_id.iter().map(|b| format!("{b:02X}")).collect(),
+                category: CATEGORY,
+                name: v.name,
+                vendor: metadata::VENDOR,
+                version: metadata::VERSION,
+                sdk_version: SDK_VERSION,
+                sub_categories: v.vst3_subcategories,
+                class_flags: CLASS_FLAGS,
+                cardinality: CARDINALITY,
+                snapshots: [],
+            })
+            .collect(),
     }
 }
 

@@ -228,8 +228,17 @@ struct Module {
     lib: libloading::Library,
 }
 
+/// The plugin's classes, in its factory's order: (name, class id). The instrument is the same
+/// plugin with a silent stereo output.
+pub const CLASSES: [(&str, &[u8; 16]); 2] = [
+    ("Continuo", b"ContinuoGRUmidi1"),
+    ("Continuo Instrument", b"ContinuoGRUinst1"),
+];
+pub const EFFECT: usize = 0;
+pub const INSTRUMENT: usize = 1;
+
 impl Module {
-    fn load() -> Self {
+    fn load(class: usize) -> Self {
         let path = plugin_library();
         unsafe {
             let lib = libloading::Library::new(&path)
@@ -245,12 +254,17 @@ impl Module {
                 lib.get(b"GetPluginFactory").expect("GetPluginFactory");
             let factory =
                 ComPtr::from_raw(get_factory().cast::<IPluginFactory>()).expect("a plugin factory");
-            assert_eq!(factory.countClasses(), 1, "one class: the plugin");
+            assert_eq!(
+                factory.countClasses(),
+                CLASSES.len() as i32,
+                "the plugin's classes"
+            );
             let mut info: PClassInfo = std::mem::zeroed();
-            assert_eq!(factory.getClassInfo(0, &mut info), kResultOk);
-            assert_eq!(c_str(&info.name), "Continuo");
+            assert_eq!(factory.getClassInfo(class as i32, &mut info), kResultOk);
+            let (name, cid) = CLASSES[class];
+            assert_eq!(c_str(&info.name), name);
             assert_eq!(c_str(&info.category), "Audio Module Class");
-            assert_eq!(info.cid.map(|c| c as u8), *b"ContinuoGRUmidi1");
+            assert_eq!(info.cid.map(|c| c as u8), *cid);
             Self {
                 factory,
                 cid: info.cid,
@@ -300,6 +314,49 @@ fn set_state(component: &ComPtr<IComponent>, chunk: &[u8]) {
     );
 }
 
+/// An audio output bus for one block, its channels filled with noise that the plugin must
+/// overwrite (the instrument's output is silence). No channels: no bus.
+struct OutputBus {
+    channels: Vec<Vec<f32>>,
+    _pointers: Vec<*mut f32>,
+    bus: AudioBusBuffers,
+}
+
+impl OutputBus {
+    fn new(channels: usize, len: u32) -> Self {
+        let mut channels = vec![vec![0.5f32; len as usize]; channels];
+        let mut pointers: Vec<*mut f32> = channels.iter_mut().map(|c| c.as_mut_ptr()).collect();
+        let bus = AudioBusBuffers {
+            numChannels: channels.len() as int32,
+            silenceFlags: 0,
+            __field0: AudioBusBuffers__type0 {
+                channelBuffers32: pointers.as_mut_ptr(),
+            },
+        };
+        Self {
+            channels,
+            _pointers: pointers,
+            bus,
+        }
+    }
+
+    /// `ProcessData`'s `numOutputs` and `outputs`.
+    fn buses(&mut self) -> (int32, *mut AudioBusBuffers) {
+        if self.channels.is_empty() {
+            (0, ptr::null_mut())
+        } else {
+            (1, &mut self.bus)
+        }
+    }
+
+    fn assert_silent(&self) {
+        assert!(
+            self.channels.iter().flatten().all(|&x| x == 0.0),
+            "the instrument's output is silence"
+        );
+    }
+}
+
 fn c_str(chars: &[std::ffi::c_char]) -> String {
     let bytes: Vec<u8> = chars
         .iter()
@@ -320,6 +377,8 @@ pub struct Session {
     mode: int32,
     /// Samples per block.
     block_len: u32,
+    /// Audio output channels (the instrument's silent stereo bus), checked for silence.
+    outputs: usize,
     module: Module,
 }
 
@@ -345,7 +404,19 @@ impl Session {
         block_mode: int32,
         block_len: u32,
     ) -> Self {
-        let module = Module::load();
+        Self::start_class(EFFECT, state, setup_mode, block_mode, block_len)
+    }
+
+    /// [`Self::start_with`] for one of [`CLASSES`].
+    pub fn start_class(
+        class: usize,
+        state: Option<&[u8]>,
+        setup_mode: int32,
+        block_mode: int32,
+        block_len: u32,
+    ) -> Self {
+        let module = Module::load(class);
+        let outputs = if class == INSTRUMENT { 2 } else { 0 };
         let component = module.create();
         let processor = component
             .cast::<IAudioProcessor>()
@@ -360,7 +431,17 @@ impl Session {
             let (audio, event) = (kAudio as MediaType, kEvent as MediaType);
             let (input, output) = (kInput as BusDirection, kOutput as BusDirection);
             assert_eq!(component.getBusCount(audio, input), 0, "no audio in");
-            assert_eq!(component.getBusCount(audio, output), 0, "no audio out");
+            let audio_out = i32::from(outputs > 0);
+            assert_eq!(component.getBusCount(audio, output), audio_out, "audio out");
+            if outputs > 0 {
+                let (mut no_input, mut stereo) = (0, SpeakerArr::kStereo);
+                assert_eq!(
+                    processor.setBusArrangements(&mut no_input, 0, &mut stereo, 1),
+                    kResultOk,
+                    "a stereo output"
+                );
+                assert_eq!(component.activateBus(audio, output, 0, 1), kResultOk);
+            }
             assert_eq!(component.getBusCount(event, input), 1, "MIDI in");
             assert_eq!(component.getBusCount(event, output), 1, "MIDI out");
             assert_eq!(component.activateBus(event, input, 0, 1), kResultOk);
@@ -388,6 +469,7 @@ impl Session {
             heard: Vec::new(),
             mode: block_mode,
             block_len,
+            outputs,
             module,
         }
     }
@@ -415,14 +497,16 @@ impl Session {
         let changes = ComWrapper::new(ParamChanges { queues });
         let input = EventList::new(Vec::new());
         let output = EventList::new(Vec::new());
+        let mut bus = OutputBus::new(self.outputs, self.block_len);
+        let (num_outputs, outputs) = bus.buses();
         let mut data = ProcessData {
             processMode: self.mode,
             symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
             numSamples: self.block_len as int32,
             numInputs: 0,
-            numOutputs: 0,
+            numOutputs: num_outputs,
             inputs: ptr::null_mut(),
-            outputs: ptr::null_mut(),
+            outputs,
             inputParameterChanges: changes.as_com_ref::<IParameterChanges>().unwrap().as_ptr(),
             outputParameterChanges: ptr::null_mut(),
             inputEvents: input.as_com_ref::<IEventList>().unwrap().as_ptr(),
@@ -430,6 +514,7 @@ impl Session {
             processContext: &mut context,
         };
         assert_eq!(unsafe { self.processor.process(&mut data) }, kResultOk);
+        bus.assert_silent();
         self.sample += u64::from(self.block_len);
         let n = output.events.lock().unwrap().len();
         n
@@ -548,14 +633,16 @@ impl HostSession for Session {
         );
         let output = EventList::new(Vec::new());
 
+        let mut bus = OutputBus::new(self.outputs, self.block_len);
+        let (num_outputs, outputs) = bus.buses();
         let mut data = ProcessData {
             processMode: self.mode,
             symbolicSampleSize: SymbolicSampleSizes_::kSample32 as int32,
             numSamples: self.block_len as int32,
             numInputs: 0,
-            numOutputs: 0,
+            numOutputs: num_outputs,
             inputs: ptr::null_mut(),
-            outputs: ptr::null_mut(),
+            outputs,
             inputParameterChanges: changes.as_com_ref::<IParameterChanges>().unwrap().as_ptr(),
             outputParameterChanges: ptr::null_mut(),
             inputEvents: input.as_com_ref::<IEventList>().unwrap().as_ptr(),
@@ -563,6 +650,7 @@ impl HostSession for Session {
             processContext: &mut context,
         };
         assert_eq!(unsafe { self.processor.process(&mut data) }, kResultOk);
+        bus.assert_silent();
 
         let mut last_offset = 0;
         for event in output.events.lock().unwrap().iter() {
