@@ -6,6 +6,7 @@
 use crate::constraints::Constraints;
 use crate::generator::Generator;
 use crate::grid::{step_of, Meter};
+use crate::memory::Memory;
 use crate::midi::{sort_notes, Note, Score};
 use crate::runtime::RuntimeError;
 use crate::sampling::Sampling;
@@ -208,6 +209,39 @@ impl Continuation {
         max_tokens: usize,
         constraints: &Constraints,
         sampling: &Sampling,
+        emit: impl FnMut(AnswerEvent),
+    ) -> Result<bool, RuntimeError> {
+        let limits = (horizon, max_tokens);
+        self.generate_recalling(generator, limits, constraints, sampling, None, emit)
+    }
+
+    /// [`Self::generate`] with `memory`'s predictions mixed into the model's, `weight`
+    /// (0..1) of the way at most (see [`Generator::step_with_memory`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_with_memory(
+        &mut self,
+        generator: &mut Generator,
+        horizon: f64,
+        max_tokens: usize,
+        constraints: &Constraints,
+        sampling: &Sampling,
+        memory: &mut Memory,
+        weight: f32,
+        emit: impl FnMut(AnswerEvent),
+    ) -> Result<bool, RuntimeError> {
+        let limits = (horizon, max_tokens);
+        let memory = Some((memory, weight));
+        self.generate_recalling(generator, limits, constraints, sampling, memory, emit)
+    }
+
+    /// Generates until `limits`: (horizon in beats, most tokens).
+    fn generate_recalling(
+        &mut self,
+        generator: &mut Generator,
+        (horizon, max_tokens): (f64, usize),
+        constraints: &Constraints,
+        sampling: &Sampling,
+        mut memory: Option<(&mut Memory, f32)>,
         mut emit: impl FnMut(AnswerEvent),
     ) -> Result<bool, RuntimeError> {
         if self.finished {
@@ -246,7 +280,13 @@ impl Continuation {
                 self.finished = true;
                 break;
             }
-            match generator.step(&constraints, sampling, &mut send) {
+            let stepped = match &mut memory {
+                Some((memory, weight)) => {
+                    generator.step_with_memory(&constraints, sampling, memory, *weight, &mut send)
+                }
+                None => generator.step(&constraints, sampling, &mut send),
+            };
+            match stepped {
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     self.finished = true;

@@ -3,6 +3,7 @@
 use crate::constraints::Constraints;
 use crate::follow::Follow;
 use crate::grid::{Meter, Position, Tracker};
+use crate::memory::{History, Memory};
 use crate::runtime::{Model, RuntimeError};
 use crate::sampling::{sample, Rng, Sampling};
 use crate::tokens::{Decoder, NoteEvent};
@@ -14,6 +15,7 @@ struct Prepared {
     start: i64,
     meter: Meter,
     grid: Tracker,
+    history: History,
     state: Vec<f32>,
     logits: Vec<f32>,
 }
@@ -32,6 +34,8 @@ pub struct Generator {
     /// The meter the stream is played in, and where the stream is on it.
     meter: Meter,
     grid: Tracker,
+    /// The latest of what the model read, as a [`Memory`] matches it.
+    history: History,
 }
 
 impl Generator {
@@ -46,6 +50,7 @@ impl Generator {
             follow: Follow::default(),
             meter: Meter::default(),
             grid: Tracker::default(),
+            history: History::default(),
         }
     }
 
@@ -96,6 +101,7 @@ impl Generator {
             start,
             meter: meter.clone(),
             grid: self.grid,
+            history: self.history,
             state,
             logits,
         });
@@ -120,6 +126,7 @@ impl Generator {
                 self.model.restore(&p.state, &p.logits);
                 self.meter = p.meter;
                 self.grid = p.grid;
+                self.history = p.history;
             }
             _ => self.read_from_bos(&ids, start, meter)?,
         }
@@ -162,6 +169,7 @@ impl Generator {
         meter: &Meter,
     ) -> Result<(), RuntimeError> {
         self.model.reset();
+        self.history.clear();
         self.meter = meter.clone();
         self.grid = Tracker::new(start);
         self.read(ids)
@@ -174,6 +182,7 @@ impl Generator {
             .iter()
             .map(|&id| {
                 let token = vocab.decode(id as usize).unwrap_or(Token::Bos);
+                self.history.push(id, &vocab);
                 self.grid.advance(token, &self.meter, &vocab)
             })
             .collect();
@@ -199,6 +208,30 @@ impl Generator {
         sampling: &Sampling,
         emit: impl FnMut(NoteEvent),
     ) -> Result<Option<Token>, RuntimeError> {
+        self.step_recalling(constraints, sampling, None, emit)
+    }
+
+    /// [`Self::step`] with `memory`'s prediction mixed into the model's, `weight` (0..1) of
+    /// the way at most ([`Memory::apply`]); at weight 0 the token is the one
+    /// [`Self::step`] draws.
+    pub fn step_with_memory(
+        &mut self,
+        constraints: &Constraints,
+        sampling: &Sampling,
+        memory: &mut Memory,
+        weight: f32,
+        emit: impl FnMut(NoteEvent),
+    ) -> Result<Option<Token>, RuntimeError> {
+        self.step_recalling(constraints, sampling, Some((memory, weight)), emit)
+    }
+
+    fn step_recalling(
+        &mut self,
+        constraints: &Constraints,
+        sampling: &Sampling,
+        memory: Option<(&mut Memory, f32)>,
+        emit: impl FnMut(NoteEvent),
+    ) -> Result<Option<Token>, RuntimeError> {
         if !self.primed {
             self.prime(&[], 0, &Meter::default())?;
         }
@@ -212,6 +245,11 @@ impl Generator {
         }
         let step = self.decoder.step();
         let logits = self.model.logits_mut();
+        // The memory is a second model of what comes next; steering toward the phrase then
+        // applies to what the two predict together.
+        if let Some((memory, weight)) = memory {
+            memory.apply(logits, &self.history, &vocab, weight);
+        }
         self.follow.apply(logits, &vocab, step, sampling);
         let decoder = &self.decoder;
         let Some(id) = sample(logits, sampling, &mut self.rng, |i| {

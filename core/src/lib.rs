@@ -8,6 +8,7 @@
 //! * [`sampling`] — allocation-free sampling with temperature and min-p,
 //! * [`constraints`] — what a generated token may be (range, scale, polyphony, note length),
 //! * [`follow`] — the pull toward the phrase's pitch classes, pace and repeats,
+//! * [`memory`] — the player's phrases, learned as they are played, mixed into predictions,
 //! * [`music`] — scales and keys,
 //! * [`answer`] (feature `ort`) — one answer to a phrase: the loop the plugin, the demo and
 //!   the trainer's `generate` and `check` share,
@@ -20,6 +21,7 @@ pub mod constraints;
 pub mod contract;
 pub mod follow;
 pub mod grid;
+pub mod memory;
 pub mod midi;
 pub mod music;
 pub mod sampling;

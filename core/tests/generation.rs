@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+use continuo_core::answer::Continuation;
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
 use continuo_core::grid::Meter;
+use continuo_core::memory::Memory;
 use continuo_core::midi::Note;
 use continuo_core::music::Scale;
 use continuo_core::runtime::{Model, RuntimeOptions};
@@ -184,5 +186,131 @@ fn answers_follow_the_phrases_pace_and_its_habit_of_repeating() {
     assert!(
         repeating > 0.3 && stepping < 0.15,
         "repeated onsets: {repeating} after a hammered figure, {stepping} after a scale"
+    );
+}
+
+/// How an answer is generated in [`recalled`].
+#[derive(Clone, Copy, PartialEq)]
+enum Recall {
+    /// Without a memory.
+    Without,
+    /// With the memory at this weight.
+    With(f32),
+    /// With the memory at this weight, the prompt read ahead of time.
+    Prepared(f32),
+}
+
+/// The answer (8 beats from the beat after the prompt) to `prompt`, as the plugin's
+/// inference thread generates one.
+fn recalled(prompt: &[Note], memory: &mut Memory, recall: Recall, seed: u64) -> Vec<Note> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/chopin");
+    let model = Model::load(&dir, &RuntimeOptions::default()).expect("the shipped model");
+    let mut generator = Generator::new(model, seed);
+    let meter = Meter::default();
+    if let Recall::Prepared(_) = recall {
+        Continuation::prepare(&mut generator, prompt, &meter).unwrap();
+    }
+    let start = prompt.iter().map(|n| n.end).fold(0.0, f64::max).ceil() + 1.0;
+    let mut answer = Continuation::start(&mut generator, prompt, &meter, Some(start), 8.0).unwrap();
+    let (constraints, sampling) = (
+        Constraints::answer_default(),
+        Sampling {
+            temperature: 1.0,
+            ..Default::default()
+        },
+    );
+    let mut notes = Vec::new();
+    let emit = |ev: continuo_core::answer::AnswerEvent| notes.extend(ev.ended);
+    match recall {
+        Recall::Without => answer.generate(
+            &mut generator,
+            f64::INFINITY,
+            10_000,
+            &constraints,
+            &sampling,
+            emit,
+        ),
+        Recall::With(weight) | Recall::Prepared(weight) => answer.generate_with_memory(
+            &mut generator,
+            f64::INFINITY,
+            10_000,
+            &constraints,
+            &sampling,
+            memory,
+            weight,
+            emit,
+        ),
+    }
+    .unwrap();
+    assert!(answer.is_finished());
+    notes
+}
+
+/// A figure no keyboard piece plays, four times over in 16ths.
+fn odd_figure() -> (Vec<Note>, [u8; 4]) {
+    let figure = [60, 66, 61, 71];
+    let pitches: Vec<u8> = figure.iter().copied().cycle().take(16).collect();
+    (phrase(&pitches, 0.25), figure)
+}
+
+#[test]
+fn an_answer_learning_nothing_from_the_player_is_the_answer_without_memory() {
+    let (prompt, _) = odd_figure();
+    let vocab = Model::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/chopin"),
+        &RuntimeOptions::default(),
+    )
+    .unwrap()
+    .meta()
+    .vocab;
+    let mut memory = Memory::new();
+    memory.learn(&encode(&prompt, &vocab), &vocab);
+    for seed in 1..=2 {
+        let plain = recalled(&prompt, &mut memory, Recall::Without, seed);
+        assert!(!plain.is_empty());
+        assert_eq!(
+            plain,
+            recalled(&prompt, &mut memory, Recall::With(0.0), seed)
+        );
+        assert_eq!(
+            plain,
+            recalled(&prompt, &mut Memory::new(), Recall::With(1.0), seed)
+        );
+    }
+    // Reading the phrase ahead of time keeps what the memory matches against, too.
+    assert_eq!(
+        recalled(&prompt, &mut memory, Recall::With(1.0), 3),
+        recalled(&prompt, &mut memory, Recall::Prepared(1.0), 3)
+    );
+}
+
+#[test]
+fn an_answer_learning_from_the_player_plays_the_players_figure() {
+    let (prompt, figure) = odd_figure();
+    let vocab = continuo_core::Vocab::default();
+    let mut memory = Memory::new();
+    for _ in 0..3 {
+        memory.learn(&encode(&prompt, &vocab), &vocab);
+    }
+    // Share of successive notes that step as the figure steps.
+    let figure_steps = |notes: &[Note]| {
+        let steps = notes
+            .windows(2)
+            .filter(|w| {
+                (0..4).any(|i| w[0].pitch == figure[i] && w[1].pitch == figure[(i + 1) % 4])
+            })
+            .count();
+        steps as f64 / notes.len().max(2) as f64
+    };
+    let mean = |recall| {
+        (1..=3)
+            .map(|seed| figure_steps(&recalled(&prompt, &mut memory.clone(), recall, seed)))
+            .sum::<f64>()
+            / 3.0
+    };
+    let (without, with) = (mean(Recall::Without), mean(Recall::With(1.0)));
+    assert!(
+        with > 0.5 && with > without + 0.2,
+        "figure steps: {without} without memory, {with} with"
     );
 }
