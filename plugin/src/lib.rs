@@ -19,6 +19,7 @@ use nice_plug::prelude::*;
 pub mod editor;
 pub mod engine;
 pub mod history;
+pub mod learning;
 pub mod library;
 pub mod location;
 pub mod metadata;
@@ -57,10 +58,12 @@ impl<const INSTRUMENT: bool> Default for Continuo<INSTRUMENT> {
         let (engine_end, worker_end, stats) = protocol::connect();
         let shared = Arc::new(Shared::default());
         let status_source = shared.clone();
+        let mut params =
+            ContinuoParams::new(Arc::new(move || status_source.status.lock().problem()));
+        // One field: the parameters save and restore it, the inference thread learns into it.
+        params.learned = shared.learned.clone();
         Self {
-            params: Arc::new(ContinuoParams::new(Arc::new(move || {
-                status_source.status.lock().problem()
-            }))),
+            params: Arc::new(params),
             engine: Engine::new(engine_end, stats.clone()),
             offline: false,
             pending_worker: Some(Worker::new(worker_end, shared.clone(), stats.clone())),
@@ -132,6 +135,8 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             ..Constraints::default()
         },
         seed: p.seed.value().max(0) as u64,
+        learn: learning::memory_weight(p.learn.value()),
+        keep_learned: p.keep_learned.value(),
         keep: p
             .keep_every
             .value()

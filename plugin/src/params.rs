@@ -10,6 +10,7 @@ use continuo_core::sampling::Sampling;
 use nice_plug::prelude::*;
 
 use crate::history::ClipContent;
+use crate::learning::{LearnedField, LEARN_DEFAULT};
 use crate::protocol::SEED_MAX;
 use crate::timeline::StartQuantize;
 
@@ -130,6 +131,10 @@ pub struct ContinuoParams {
     pub clips_dir: Arc<parking_lot::Mutex<String>>,
     #[persist = "clip-content"]
     pub clip_content: Arc<parking_lot::Mutex<ClipContent>>,
+    /// The phrases *Learn from me* learned, when *Keep what it learned* is on; shared with
+    /// the inference thread ([`crate::worker::Shared::learned`]).
+    #[persist = "learned"]
+    pub learned: Arc<LearnedField>,
 
     #[id = "bypass"]
     pub bypass: BoolParam,
@@ -176,6 +181,12 @@ pub struct ContinuoParams {
     /// Every answer is saved as a clip once heard, without a click.
     #[id = "keep"]
     pub keep_every: BoolParam,
+    /// How much of what it learned of the player the answer draws on (0: none, the
+    /// network alone, bit for bit).
+    #[id = "learn"]
+    pub learn: FloatParam,
+    #[id = "keep-learned"]
+    pub keep_learned: BoolParam,
 }
 
 const NOTE_NAMES: [&str; 12] = [
@@ -232,6 +243,7 @@ impl ContinuoParams {
         Self {
             clips_dir: Arc::default(),
             clip_content: Arc::default(),
+            learned: Arc::default(),
             model_path: Arc::new(parking_lot::Mutex::new(
                 std::env::var("CONTINUO_MODEL").unwrap_or_default(),
             )),
@@ -357,6 +369,13 @@ impl ContinuoParams {
             })),
             device: EnumParam::new("Inference device", Device(Provider::Cpu)),
             keep_every: BoolParam::new("Save every answer", false).non_automatable(),
+            learn: FloatParam::new(
+                "Learn from me",
+                LEARN_DEFAULT,
+                FloatRange::Linear { min: 0.0, max: 1.0 },
+            )
+            .with_step_size(0.05),
+            keep_learned: BoolParam::new("Keep what it learned", true).non_automatable(),
         }
     }
 }

@@ -11,6 +11,7 @@ use continuo_core::answer::{AnswerEvent, Continuation, Conversation};
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
 use continuo_core::grid::Meter as Bars;
+use continuo_core::memory::MemoryStats;
 use continuo_core::midi::{Keyboard, Note};
 use continuo_core::runtime::Provider;
 use continuo_core::sampling::{Rng, Sampling};
@@ -18,6 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use crate::history::{save_clip, ClipContent, Exchange, History};
+use crate::learning::{LearnedField, Learning};
 use crate::library::{load, ModelSource};
 use crate::protocol::{
     EngineStats, FromWorker, Meter, Prompt, ToWorker, WorkerEnd, LOOKAHEAD_BEATS, SEED_MAX,
@@ -34,6 +36,11 @@ pub struct WorkerSettings {
     pub seed: u64,
     /// Save every exchange as a clip here, once it has been heard (*Save every answer*).
     pub keep: Option<(PathBuf, ClipContent)>,
+    /// How far answers draw on the player's phrases: the memory's weight (0..1) for the
+    /// *Learn from me* setting ([`crate::learning::memory_weight`]).
+    pub learn: f32,
+    /// A project keeps what was learned (*Keep what it learned*).
+    pub keep_learned: bool,
 }
 
 impl Default for WorkerSettings {
@@ -45,6 +52,8 @@ impl Default for WorkerSettings {
             constraints: Constraints::answer_default(),
             seed: 0,
             keep: None,
+            learn: crate::learning::memory_weight(crate::learning::LEARN_DEFAULT),
+            keep_learned: true,
         }
     }
 }
@@ -61,6 +70,8 @@ pub struct Status {
     pub last_seed: Option<u64>,
     /// Where the last clip was saved, or why it could not be.
     pub clip: Option<Result<PathBuf, String>>,
+    /// What *Learn from me* has learned and still recalls.
+    pub learned: MemoryStats,
 }
 
 impl Status {
@@ -80,6 +91,10 @@ pub struct Shared {
     pub status: Mutex<Status>,
     pub history: Mutex<History>,
     pub stop: AtomicBool,
+    /// What a project saves of the learning; the parameters hold the same field.
+    pub learned: Arc<LearnedField>,
+    /// The window's *Forget*: the inference thread forgets what it learned.
+    pub forget: AtomicBool,
 }
 
 pub type SettingsSource = Box<dyn Fn() -> WorkerSettings + Send>;
@@ -100,6 +115,12 @@ fn entropy() -> u64 {
     h.write_u128(now.as_nanos());
     h.write_usize(&h as *const _ as usize);
     h.finish()
+}
+
+/// Shows what `learning` holds in the window, and hands it to the project when it `keep`s it.
+fn publish(shared: &Shared, learning: &Learning, keep: bool) {
+    shared.learned.publish(keep.then(|| learning.learned()));
+    shared.status.lock().learned = learning.stats();
 }
 
 /// The exchange in the history whose answer is still heard, and the beat its answer ends on
@@ -139,6 +160,8 @@ pub struct Worker {
     prepare_due: bool,
     /// The bars of the latest answer: the host's time signature, bars counted from beat 0.
     bars: Bars,
+    /// What the player's phrases taught (*Learn from me*).
+    learning: Learning,
     /// Draws the seeds of "Vary" from `1..=SEED_MAX`, so that a player can type any of them
     /// into *Seed* (0 there means "Vary" itself). Seeded from entropy: two fresh instances
     /// answer differently.
@@ -165,6 +188,7 @@ impl Worker {
             last_prompt: None,
             prepare_due: false,
             bars: Bars::default(),
+            learning: Learning::default(),
             vary: Rng::new(entropy()),
         }
     }
@@ -242,7 +266,9 @@ impl Worker {
 
     /// Picks up parameter changes and (re)loads the model when its source changed.
     pub fn refresh_settings(&mut self, settings: WorkerSettings) {
+        let keep_changed = settings.keep_learned != self.settings.keep_learned;
         self.settings = settings;
+        self.refresh_learning(keep_changed);
         let wanted = (self.settings.source.clone(), self.settings.provider);
         if self.loaded.as_ref() == Some(&wanted) {
             return;
@@ -268,6 +294,27 @@ impl Worker {
             }
         }
         self.loaded = Some(wanted);
+    }
+
+    /// Takes back what a project restored, forgets when the window asks, and publishes what
+    /// is learned when it changed (or `force`).
+    fn refresh_learning(&mut self, force: bool) {
+        let mut changed = force;
+        if let Some(restored) = self.shared.learned.take_restored() {
+            self.learning.restore(restored);
+            changed = true;
+        }
+        if self.shared.forget.swap(false, Ordering::AcqRel) {
+            self.learning.forget();
+            changed = true;
+        }
+        if changed {
+            self.publish_learning();
+        }
+    }
+
+    fn publish_learning(&self) {
+        publish(&self.shared, &self.learning, self.settings.keep_learned);
     }
 
     /// Handles queued messages and generates what is due. Returns whether it did any work.
@@ -439,6 +486,11 @@ impl Worker {
         };
         let vocab = generator.model().meta().vocab;
         let played = phrase.clone();
+        if prompt == Prompt::Phrase {
+            // Learned before it is answered: a figure the phrase repeats is the player's too.
+            self.learning.learn(&played, &vocab);
+            publish(&self.shared, &self.learning, self.settings.keep_learned);
+        }
         let recent = self.conversation.add_phrase(phrase, &vocab);
         // *Again* always varies: the fixed seed's answer is the one already heard.
         let seed = if self.settings.seed == 0 || prompt == Prompt::Again {
@@ -513,18 +565,31 @@ impl Worker {
                 heard.push(note);
             }
         };
-        // A model that fails mid-answer ends it; what it played stands.
-        let worked = answer
-            .continuation
-            .generate(
+        let settings = &self.settings;
+        let generated = if settings.learn > 0.0 {
+            let vocab = generator.model().meta().vocab;
+            answer.continuation.generate_with_memory(
                 generator,
                 horizon,
                 MAX_TOKENS_PER_POLL,
-                &self.settings.constraints,
-                &self.settings.sampling,
+                &settings.constraints,
+                &settings.sampling,
+                self.learning.memory_for(&vocab),
+                settings.learn,
                 send,
             )
-            .unwrap_or(true);
+        } else {
+            answer.continuation.generate(
+                generator,
+                horizon,
+                MAX_TOKENS_PER_POLL,
+                &settings.constraints,
+                &settings.sampling,
+                send,
+            )
+        };
+        // A model that fails mid-answer ends it; what it played stands.
+        let worked = generated.unwrap_or(true);
         let through = answer.continuation.generated_through(generator);
         if answer.continuation.is_finished() {
             self.answer = None;

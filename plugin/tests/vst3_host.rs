@@ -164,6 +164,33 @@ fn project_state_restores_parameters_and_model_choice() {
 }
 
 #[test]
+fn a_project_keeps_what_learn_from_me_learned() {
+    let mut s = Session::start(None);
+    play(&mut s, &phrase(), 10.0, &MUSICAL);
+    let chunk = s.save();
+    s.finish();
+    // Persisted fields are JSON inside the JSON state.
+    let learned = |chunk: &[u8]| -> serde_json::Value {
+        let json: serde_json::Value = serde_json::from_slice(chunk).expect("state is JSON");
+        serde_json::from_str(
+            json["fields"]["learned"]
+                .as_str()
+                .expect("learned is saved"),
+        )
+        .unwrap()
+    };
+    let saved = learned(&chunk);
+    let phrases = saved["phrases"].as_array().expect("phrases");
+    assert_eq!(phrases.len(), 1, "the phrase played: {saved}");
+    assert_eq!(phrases[0].as_array().unwrap().len(), phrase().len() / 2);
+
+    // Reopened, it is learned again, and saved again as it was.
+    let reopened = Session::start(Some(&chunk));
+    assert_eq!(learned(&reopened.save()), saved);
+    reopened.finish();
+}
+
+#[test]
 fn a_missing_model_from_the_project_passes_notes_through() {
     // A project saved with a model file that is no longer there.
     let first = Session::start(None);

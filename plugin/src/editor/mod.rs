@@ -218,6 +218,26 @@ impl App {
             )),
             None => ui.label(format!("Answers so far: {}", status.answers)),
         };
+        ui.horizontal(|ui| {
+            let learned = status.learned;
+            ui.label(format!(
+                "Learned from you: {} phrases, {} notes (Learn from me mixes them in)",
+                learned.phrases, learned.notes
+            ));
+            if ui
+                .add_enabled(learned.notes > 0, egui::Button::new("Forget"))
+                .clicked()
+            {
+                self.forget();
+            }
+        });
+    }
+
+    /// Has the inference thread forget what it learned of the player.
+    pub fn forget(&self) {
+        self.shared
+            .forget
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn draw_models(&mut self, ui: &mut Ui) {

@@ -198,3 +198,15 @@ fn a_typed_path_is_used_only_if_it_holds_a_model() {
     assert_eq!(app.chosen(), "", "back to the built-in model");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shows_what_it_learned_and_forgets_it_on_request() {
+    let mut app = app(None);
+    app.shared.status.lock().learned = continuo_core::memory::MemoryStats {
+        phrases: 3,
+        notes: 24,
+    };
+    assert!(frame(&mut app).contains("Learned from you: 3 phrases, 24 notes"));
+    click(&mut app, &egui::Context::default(), "Forget");
+    assert!(app.shared.forget.load(std::sync::atomic::Ordering::Relaxed));
+}

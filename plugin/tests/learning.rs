@@ -1,0 +1,75 @@
+//! *Learn from me* in the virtual-clock host (`continuo::sim`): the player's phrases are
+//! learned as they are answered, and the answer takes up their figure as far as the
+//! parameter says.
+
+use continuo::sim::Sim;
+use continuo::worker::WorkerSettings;
+use continuo_core::memory::MemoryStats;
+use continuo_core::midi::Note;
+
+/// A figure the built-in model would not play on its own: a tritone up, a fifth down, a
+/// seventh up.
+const FIGURE: [u8; 4] = [60, 66, 61, 71];
+
+/// The figure twice in 8th notes from `at`: 4 beats of phrase, answered a beat later.
+fn figure_phrase(at: f64) -> Vec<(f64, u8, u8)> {
+    let mut input = Vec::new();
+    for (i, &p) in FIGURE.iter().cycle().take(8).enumerate() {
+        let beat = at + i as f64 * 0.5;
+        input.push((beat, p, 90));
+        input.push((beat + 0.4, p, 0));
+    }
+    input
+}
+
+/// Three phrases of the figure, 16 beats apart, at *Learn from me* `learn`; returns the
+/// answer to the third and what the window shows as learned.
+fn third_answer(learn: f32) -> (Vec<Note>, MemoryStats) {
+    let mut sim = Sim::new(WorkerSettings {
+        seed: 5,
+        learn,
+        ..Default::default()
+    });
+    assert!(sim.shared.status.lock().model.is_some());
+    for k in 0..3 {
+        let at = f64::from(k) * 16.0;
+        sim.play(&figure_phrase(at), at + 16.0);
+    }
+    let learned = sim.shared.status.lock().learned;
+    (sim.heard_in(36.0, 48.0), learned)
+}
+
+/// The share of the answer's successive onsets that step as the figure does.
+fn figure_steps(answer: &[Note]) -> f64 {
+    let mut onsets: Vec<&Note> = answer.iter().collect();
+    onsets.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let follows = |a: u8, b: u8| {
+        (0..FIGURE.len()).any(|i| FIGURE[i] == a && FIGURE[(i + 1) % FIGURE.len()] == b)
+    };
+    let pairs = onsets.windows(2).count().max(1);
+    let hits = onsets
+        .windows(2)
+        .filter(|w| follows(w[0].pitch, w[1].pitch))
+        .count();
+    hits as f64 / pairs as f64
+}
+
+#[test]
+fn the_answer_takes_up_the_players_figure_as_far_as_learn_from_me_says() {
+    let (plain, learned) = third_answer(0.0);
+    let (learning, _) = third_answer(1.0);
+    assert_eq!(
+        learned,
+        MemoryStats {
+            phrases: 3,
+            notes: 24
+        }
+    );
+    assert!(!plain.is_empty() && !learning.is_empty());
+    let (plain, learning) = (figure_steps(&plain), figure_steps(&learning));
+    eprintln!("figure steps: {learning:.2} learning, {plain:.2} not");
+    assert!(
+        learning > plain + 0.2,
+        "figure steps: {learning:.2} learning, {plain:.2} not"
+    );
+}
