@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use continuo_trainer::cli::check::CheckCmd;
 use continuo_trainer::cli::generate::GenerateCmd;
 use continuo_trainer::cli::train::TrainCmd;
-use continuo_trainer::cli::SamplingArgs;
+use continuo_trainer::eval;
 use continuo_trainer::train::{train, Ending};
-use continuo_trainer::{check, eval};
 
 #[derive(Parser)]
 #[command(
@@ -37,30 +37,9 @@ enum Command {
     /// Continue a prompt MIDI file.
     Generate(GenerateCmd),
     /// Continue 2-bar prompts from held-out pieces and compare the answers with the true
-    /// continuations and two baselines (replaying the prompt, random notes of its key).
-    Check {
-        #[arg(long)]
-        model: PathBuf,
-        /// Folder of held-out .mid/.midi files (searched recursively).
-        #[arg(long)]
-        data: PathBuf,
-        /// Prompts per piece, spread evenly over it.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
-        windows: u64,
-        /// Answers per prompt, with seeds 1 to N.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
-        seeds: u64,
-        #[command(flatten)]
-        sampling: SamplingArgs,
-        /// Also write the report to this file as JSON.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Folder(s) the model was trained on (searched recursively): `--train A B` or
-        /// `--train A --train B`. Adds the longest run of notes each kind of answer shares
-        /// with a piece in them; files with a held-out piece's notes are left out.
-        #[arg(long, num_args = 1..)]
-        train: Vec<PathBuf>,
-    },
+    /// continuations and answers that need no model; with --learn, measure how answers take
+    /// after a player the session memory has learned.
+    Check(CheckCmd),
 }
 
 /// Set by the first Ctrl-C / SIGTERM: the loop finishes its step and checkpoints.
@@ -119,30 +98,7 @@ fn main() -> Result<()> {
             );
         }
         Command::Generate(cmd) => cmd.run()?,
-        Command::Check {
-            model,
-            data,
-            windows,
-            seeds,
-            sampling,
-            json,
-            train,
-        } => {
-            let options = check::CheckOptions {
-                windows: windows as usize,
-                seeds,
-                sampling: sampling.into(),
-            };
-            let (report, skipped) = check::check_model_against(&model, &data, &train, &options)?;
-            for s in &skipped {
-                eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
-            }
-            print!("{report}");
-            if let Some(path) = json {
-                std::fs::write(&path, report.to_json())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-        }
+        Command::Check(cmd) => cmd.run()?,
     }
     Ok(())
 }

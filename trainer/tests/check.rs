@@ -12,6 +12,7 @@ use continuo_core::runtime::{Model, RuntimeOptions};
 use continuo_core::sampling::Sampling;
 use continuo_core::vocab::Vocab;
 use continuo_trainer::check::baselines::replay;
+use continuo_trainer::check::learn::{learn_model, LearnOptions};
 use continuo_trainer::check::measures::{Context, Measures};
 use continuo_trainer::check::onsets::onsets;
 use continuo_trainer::check::{
@@ -297,6 +298,52 @@ fn the_model_answers_every_style_and_check_reads_the_meter_from_the_file() {
     assert_eq!(other.texture.notes_per_onset_gap, Some(0.0), "{report}");
     assert_eq!(report.replay.motif.reuse, Some(1.0));
     for dir in [dir, data] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[test]
+fn learning_leaves_held_out_answers_alone_and_a_taught_memory_moves_the_answers() {
+    let model = tiny_model("learn-model");
+    let data = temp_dir("learn-data");
+    write(&data, "walk.mid", &walk(16));
+    let options = LearnOptions {
+        players: 2,
+        weights: vec![0.0, 1.0],
+        sampling: Sampling {
+            temperature: 1.0,
+            ..Default::default()
+        },
+    };
+    let check = CheckOptions {
+        windows: 3,
+        seeds: 2,
+        sampling: options.sampling,
+    };
+    let (report, skipped) = learn_model(&model, Some((&data, &check)), &options).unwrap();
+    assert!(skipped.is_empty());
+    // With nothing learned, or at weight 0, every answer of the check is the check's own.
+    let unchanged = report.unchanged.unwrap();
+    assert_eq!(unchanged.answers, 6);
+    assert_eq!(unchanged.same_with_empty_memory, 6, "{report}");
+    assert_eq!(unchanged.same_at_weight_zero, 6, "{report}");
+    assert_eq!(report.styles.len(), 3);
+    let [_, zero, full] = &report.all.columns[..] else {
+        panic!("{report}");
+    };
+    assert_eq!(zero.passages, 6);
+    // An untrained network knows nothing of the player; the memory brings runs of the
+    // player's notes and intervals in.
+    let (z, f) = (&zero.closeness, &full.closeness);
+    assert!(f.longest_run > z.longest_run, "{report}");
+    assert!(f.interval_similarity > z.interval_similarity, "{report}");
+    let (again, _) = learn_model(&model, None, &options).unwrap();
+    assert_eq!(
+        again.all, report.all,
+        "the same answers without the held-out part"
+    );
+    assert!(again.unchanged.is_none());
+    for dir in [model, data] {
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -10,12 +10,14 @@
 //! kind of answer from the true continuations sums them up: the nearer its held-out accuracy
 //! is to 0.5, the less an answer gives itself away. Given the folders the model was trained
 //! on, [`copying`] adds how long a run of notes each kind of answer shares with a training
-//! piece.
+//! piece. [`learn`] asks another question: how answers take after a player the model does
+//! not know, once the session memory has learned the player's phrases.
 
 pub mod baselines;
 pub mod classifier;
 pub mod copying;
 pub mod features;
+pub mod learn;
 pub mod measures;
 pub mod melody;
 pub mod metrics;

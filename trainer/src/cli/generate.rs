@@ -31,7 +31,7 @@ pub struct GenerateCmd {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     variations: u64,
     /// Longest a generated note may sound, in beats (0: no limit).
-    #[arg(long, default_value_t = continuo_core::constraints::DEFAULT_LONGEST_NOTE_BEATS, value_parser = within((0.0, 64.0)))]
+    #[arg(long, default_value_t = continuo_core::constraints::DEFAULT_LONGEST_NOTE_BEATS, value_parser = within((0.0f32, 64.0)))]
     longest_note: f32,
     #[arg(long)]
     out: PathBuf,
@@ -79,5 +79,46 @@ impl GenerateCmd {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        generate: GenerateCmd,
+    }
+
+    #[test]
+    fn every_flag_reads_back_as_its_field_type() {
+        // clap checks a value parser's type only when the field is read: a parser of f64 for
+        // an f32 field parses, then panics.
+        let cli = Cli::try_parse_from([
+            "generate",
+            "--model",
+            "m.onnx",
+            "--prompt",
+            "p.mid",
+            "--out",
+            "o.mid",
+            "--longest-note",
+            "2.5",
+            "--beats",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(cli.generate.longest_note, 2.5);
+        assert_eq!(cli.generate.beats, 8.0);
+        let defaults =
+            Cli::try_parse_from(["generate", "--model", "m", "--prompt", "p", "--out", "o"])
+                .unwrap();
+        assert_eq!(
+            defaults.generate.longest_note,
+            continuo_core::constraints::DEFAULT_LONGEST_NOTE_BEATS
+        );
     }
 }

@@ -1,0 +1,132 @@
+//! `trainer check`: the continuation check on held-out pieces, or with `--learn` how answers
+//! take after a player once the session memory has learned the player's phrases.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{within, SamplingArgs};
+use crate::check::learn::{learn_model, LearnOptions};
+use crate::check::{check_model_against, CheckOptions};
+use crate::data::Skipped;
+
+#[derive(clap::Args)]
+pub struct CheckCmd {
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of held-out .mid/.midi files (searched recursively). With --learn: whether
+    /// the answers to its windows stay the same with nothing learned.
+    #[arg(long, required_unless_present = "learn")]
+    data: Option<PathBuf>,
+    /// Prompts per piece, spread evenly over it.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    windows: u64,
+    /// Answers per prompt, with seeds 1 to N.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Also write the report to this file as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Folder(s) the model was trained on (searched recursively): `--train A B` or
+    /// `--train A --train B`. Adds the longest run of notes each kind of answer shares
+    /// with a piece in them; files with a held-out piece's notes are left out.
+    #[arg(long, num_args = 1.., conflicts_with = "learn")]
+    train: Vec<PathBuf>,
+    /// Players of styles the model does not know teach the session memory four phrases
+    /// each; the answers to the fourth, at each --weights, are compared with what they
+    /// taught.
+    #[arg(long)]
+    learn: bool,
+    /// Players per style under --learn, with seeds 1 to N.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(2..=1000))]
+    players: u64,
+    /// Memory weights compared under --learn, comma-separated, each within 0..=1 (the
+    /// plugin's *Learn from me* knob at k mixes the memory in at k²).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "0,0.25,0.5,1", value_parser = within((0.0f32, 1.0)))]
+    weights: Vec<f32>,
+}
+
+fn warn(skipped: &[Skipped]) {
+    for s in skipped {
+        eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+    }
+}
+
+impl CheckCmd {
+    /// Prints the report, and writes it as JSON when asked.
+    pub fn run(self) -> Result<()> {
+        let check = CheckOptions {
+            windows: self.windows as usize,
+            seeds: self.seeds,
+            sampling: self.sampling.into(),
+        };
+        let (text, json) = if self.learn {
+            let options = LearnOptions {
+                players: self.players,
+                weights: self.weights,
+                sampling: check.sampling,
+            };
+            let held_out = self.data.as_deref().map(|d| (d, &check));
+            let (report, skipped) = learn_model(&self.model, held_out, &options)?;
+            warn(&skipped);
+            (report.to_string(), report.to_json())
+        } else {
+            let data = self.data.expect("clap requires --data without --learn");
+            let (report, skipped) = check_model_against(&self.model, &data, &self.train, &check)?;
+            warn(&skipped);
+            (report.to_string(), report.to_json())
+        };
+        print!("{text}");
+        if let Some(path) = self.json {
+            std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        check: CheckCmd,
+    }
+
+    fn parse(flags: &[&str]) -> Result<CheckCmd, clap::Error> {
+        let line = ["trainer", "--model", "m"].iter().chain(flags);
+        Cli::try_parse_from(line).map(|c| c.check)
+    }
+
+    #[test]
+    fn learn_needs_no_data_and_takes_weights_within_zero_to_one() {
+        let cmd = parse(&["--learn"]).unwrap();
+        assert!(cmd.learn && cmd.data.is_none());
+        assert_eq!(cmd.weights, [0.0, 0.25, 0.5, 1.0]);
+        assert_eq!(cmd.players, 32);
+        let cmd = parse(&["--learn", "--weights", "0,0.1", "--players", "4"]).unwrap();
+        assert_eq!((cmd.weights, cmd.players), (vec![0.0, 0.1], 4));
+        for bad in [
+            &["--learn", "--weights", "0,1.5"][..],
+            &["--learn", "--weights", "-0.5"],
+            &["--learn", "--weights", "NaN"],
+            &["--learn", "--players", "1"],
+            &["--learn", "--train", "t"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_continuation_check_still_needs_its_data() {
+        assert!(parse(&[]).is_err());
+        let cmd = parse(&["--data", "d", "--windows", "8"]).unwrap();
+        assert!(!cmd.learn);
+        assert_eq!(cmd.windows, 8);
+    }
+}
