@@ -1,6 +1,7 @@
 //! Following the phrase: biases on the model's logits that keep an answer near the phrase's
 //! pitch classes and register ([`Guide`]), its pace in onsets ([`Density`]), its chords
-//! ([`Texture`]), its grid ([`Phases`]) and its habit of repeating notes ([`Repeats`]), each
+//! ([`Texture`]), its grid ([`Phases`]), its articulation ([`Lengths`]) and its habit of
+//! repeating notes ([`Repeats`]), each
 //! scaled by [`Sampling::follow`](crate::sampling::Sampling). Everything here runs for every
 //! generated token, so nothing allocates.
 //!
@@ -12,10 +13,12 @@
 use crate::sampling::Sampling;
 
 mod figures;
+mod lengths;
 mod phases;
 
 use crate::vocab::{Token, Vocab};
 pub use figures::Figures;
+pub use lengths::Lengths;
 pub use phases::Phases;
 
 /// All that *Follow phrase* steers by: read from the context, kept up to date as the answer
@@ -29,6 +32,7 @@ pub struct Follow {
     phases: Phases,
     repeats: Repeats,
     figures: Figures,
+    lengths: Lengths,
 }
 
 impl Follow {
@@ -59,7 +63,15 @@ impl Follow {
             phases: Phases::from_onsets(&steps, origin, steps_per_beat, origin + end as i64),
             repeats: Repeats::from_notes(notes),
             figures: Figures::from_pitches(&pitches),
+            lengths: Lengths::default(),
         }
+    }
+
+    /// With the lengths (grid steps) of the context's notes, which the answer's articulation
+    /// follows ([`Lengths`]).
+    pub fn with_lengths(mut self, lengths: &[u64]) -> Self {
+        self.lengths = Lengths::from_lengths(lengths);
+        self
     }
 
     /// Biases `logits` for a token drawn at the answer's grid step `step`.
@@ -109,6 +121,9 @@ impl Follow {
                     sampling.follow * self.density.shift_bias(step, u64::from(steps), pace);
             }
         }
+        for (p, id) in vocab.note_off_range().enumerate() {
+            logits[id] += sampling.follow * self.lengths.bias(p as u8, step);
+        }
     }
 
     /// The answer struck `pitch` at grid step `step`.
@@ -120,6 +135,7 @@ impl Follow {
         self.texture.strike(step);
         self.guide.strike(pitch, step);
         self.figures.strike(pitch);
+        self.lengths.strike(pitch, step);
     }
 }
 

@@ -133,8 +133,10 @@ impl Generator {
         let then_ids: Vec<u32> = then.iter().map(|&t| vocab.encode(t) as u32).collect();
         self.read(&then_ids)?;
         let mut decoder = Decoder::new(vocab);
-        // The context's note-ons as (grid step, pitch).
+        // The context's note-ons as (grid step, pitch), and its notes' lengths.
         let mut notes = Vec::new();
+        let mut lengths = Vec::new();
+        let mut began = [None; 128];
         let mut phrase_end = 0;
         for (i, &t) in context.iter().chain(then).enumerate() {
             if i == context.len() {
@@ -143,7 +145,14 @@ impl Generator {
             if let Token::NoteOn(p) = t {
                 notes.push((decoder.step(), p));
             }
-            decoder.feed(t, |_| {});
+            decoder.feed(t, |ev| match ev {
+                NoteEvent::On { pitch, step, .. } => began[usize::from(pitch & 127)] = Some(step),
+                NoteEvent::Off { pitch, step } => {
+                    if let Some(on) = began[usize::from(pitch & 127)].take() {
+                        lengths.push(step.saturating_sub(on));
+                    }
+                }
+            });
         }
         if then.is_empty() {
             phrase_end = decoder.step();
@@ -154,7 +163,8 @@ impl Generator {
             decoder.step(),
             start,
             vocab.steps_per_beat,
-        );
+        )
+        .with_lengths(&lengths);
         // Context time is over; what follows counts from zero.
         self.decoder = rebased(&decoder);
         self.primed = true;

@@ -14,7 +14,7 @@ use super::{melody, motif, rhythm, texture};
 
 /// The vector's length.
 pub const FEATURES: usize =
-    rhythm::BEAT_BINS + rhythm::IOI_BINS + 12 + melody::INTERVAL_BINS + 3 + 10;
+    rhythm::BEAT_BINS + 2 * rhythm::IOI_BINS + 12 + melody::INTERVAL_BINS + 3 + 10;
 
 fn histogram_or_zeros(h: Option<Vec<f64>>, bins: usize) -> Vec<f64> {
     h.unwrap_or_else(|| vec![0.0; bins])
@@ -30,6 +30,10 @@ pub fn features(notes: &[Note], context: &Context) -> Vec<f64> {
     v.extend(histogram_or_zeros(beat.clone(), rhythm::BEAT_BINS));
     v.extend(histogram_or_zeros(
         rhythm::ioi_histogram(&o),
+        rhythm::IOI_BINS,
+    ));
+    v.extend(histogram_or_zeros(
+        rhythm::length_histogram(notes),
         rhythm::IOI_BINS,
     ));
     let pitch_classes = pitch_class_histogram(notes);
@@ -104,7 +108,7 @@ mod tests {
         assert!(tail[4].abs() < 1e-12);
         assert_eq!(tail[5..], [0.0, 1.0, 1.0, 1.0, 1.0]);
         // The tonic, D, is the first pitch class.
-        let pcs = rhythm::BEAT_BINS + rhythm::IOI_BINS;
+        let pcs = rhythm::BEAT_BINS + 2 * rhythm::IOI_BINS;
         assert_eq!(v[pcs], 0.5, "D and D'");
         assert_eq!(v[pcs + 4], 0.25, "F#");
         let silent = features(&[], &context);

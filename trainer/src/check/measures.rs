@@ -90,6 +90,8 @@ group!(
         onset_in_bar,
         /// Similarity of the inter-onset intervals (half-octave bins).
         inter_onset,
+        /// Similarity of the notes' lengths (half-octave bins): the articulation.
+        note_length,
     }
 );
 
@@ -152,7 +154,7 @@ const fn row(group: &'static str, label: &'static str, mark: char) -> Row {
 }
 
 /// In the order of [`Measures::values`].
-pub const ROWS: [Row; 16] = [
+pub const ROWS: [Row; 17] = [
     row("pitch", "pitch-class similarity", '↑'),
     row("pitch", "in prompt's scale", '≈'),
     row("pitch", "register gap (semitones)", '↓'),
@@ -160,6 +162,7 @@ pub const ROWS: [Row; 16] = [
     row("rhythm", "onset-in-beat similarity", '↑'),
     row("rhythm", "onset-in-bar similarity", '↑'),
     row("rhythm", "inter-onset similarity", '↑'),
+    row("rhythm", "note-length similarity", '↑'),
     row("texture", "notes per onset", '≈'),
     row("texture", "notes/onset |log2 ratio|", '↓'),
     row("texture", "chord spread (semitones)", '≈'),
@@ -198,6 +201,10 @@ impl Measures {
                 inter_onset: similarity_of(
                     rhythm::ioi_histogram(&a).as_deref(),
                     rhythm::ioi_histogram(&t).as_deref(),
+                ),
+                note_length: similarity_of(
+                    rhythm::length_histogram(answer).as_deref(),
+                    rhythm::length_histogram(truth).as_deref(),
                 ),
             },
             texture: Texture {
@@ -297,7 +304,7 @@ mod tests {
         let m = Measures::from_values(&values);
         assert_eq!(m.values(), values);
         assert_eq!(m.pitch.pitch_class_similarity, Some(0.0));
-        assert_eq!(m.motif.reuse_gap, Some(15.0));
+        assert_eq!(m.motif.reuse_gap, Some(16.0));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Where onsets fall: in the beat, in the bar, and how far apart.
+//! Where onsets fall: in the beat, in the bar, and how far apart; and how long notes are held.
 
 use continuo_core::grid::{Meter, BAR_BEATS};
+use continuo_core::midi::Note;
 
-use super::onsets::{histogram, inter_onset_steps, Onset, STEPS_PER_BEAT};
+use super::onsets::{histogram, inter_onset_steps, step_of, Onset, STEPS_PER_BEAT};
 
 pub const BEAT_BINS: usize = STEPS_PER_BEAT as usize;
 /// Every step of the longest bar the grid tells apart.
@@ -41,6 +42,17 @@ pub fn ioi_bin(steps: i64) -> usize {
 /// Share of inter-onset intervals in each of [`IOI_BINS`] bins; needs two onsets.
 pub fn ioi_histogram(onsets: &[Onset]) -> Option<Vec<f64>> {
     histogram(IOI_BINS, inter_onset_steps(onsets).map(ioi_bin))
+}
+
+/// Share of notes held for each length, in the bins of [`ioi_bin`]: the articulation, which
+/// tells a legato line from the same rhythm played detached.
+pub fn length_histogram(notes: &[Note]) -> Option<Vec<f64>> {
+    histogram(
+        IOI_BINS,
+        notes
+            .iter()
+            .map(|n| ioi_bin(step_of(n.end) - step_of(n.start))),
+    )
 }
 
 #[cfg(test)]
@@ -88,6 +100,23 @@ mod tests {
         assert_eq!(common[3 * 24], 1.0 / 6.0);
         // Every beat falls on its own downbeat either way.
         assert_eq!(beat_histogram(&o, &waltz).unwrap()[0], 1.0);
+    }
+
+    #[test]
+    fn lengths_tell_legato_from_detached() {
+        let held = |pitch, start, end| Note {
+            end,
+            ..note(pitch, start)
+        };
+        let legato = [held(60, 0.0, 0.5), held(62, 0.5, 1.0)];
+        let detached = [held(60, 0.0, 0.125), held(62, 0.5, 0.625)];
+        let (l, d) = (
+            length_histogram(&legato).unwrap(),
+            length_histogram(&detached).unwrap(),
+        );
+        assert_eq!(l[ioi_bin(12)], 1.0);
+        assert_eq!(d[ioi_bin(3)], 1.0);
+        assert_eq!(similarity(&l, &d), 0.0);
     }
 
     #[test]
