@@ -333,12 +333,19 @@ pub fn continue_score(
     // Each token either advances time or is bounded per instant by the constraints, so this
     // ends; the token cap guards against a degenerate model.
     let max_tokens = answer.length_steps as usize * 8 + 1024;
-    answer.generate(
+    // As the plugin does, the memory learns the phrase it answers, before answering it.
+    let mut memory = Memory::new();
+    if sampling.learn > 0.0 {
+        memory.learn(&encode(&from_its_first_note(&prompt.notes), &vocab), &vocab);
+    }
+    answer.generate_with_memory(
         generator,
         f64::INFINITY,
         max_tokens,
         constraints,
         sampling,
+        &mut memory,
+        crate::memory::weight(sampling.learn),
         |ev| notes.extend(ev.ended),
     )?;
     if !answer.is_finished() {
@@ -346,6 +353,15 @@ pub fn continue_score(
     }
     sort_notes(&mut notes);
     Ok(notes)
+}
+
+/// `notes`, sorted, moved so that the first starts at beat 0: a phrase as the memory learns
+/// it (its place in the timeline means nothing to it).
+pub fn from_its_first_note(notes: &[Note]) -> Vec<Note> {
+    let mut notes = notes.to_vec();
+    sort_notes(&mut notes);
+    let first = notes.first().map_or(0.0, |n| n.start);
+    notes.into_iter().map(|n| n.moved(-first)).collect()
 }
 
 #[cfg(test)]

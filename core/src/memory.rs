@@ -47,6 +47,20 @@ const MAX_SHARE: f32 = 0.95;
 /// figure played four times is a habit.
 const SUPPORT: f32 = 1.0;
 
+/// The memory's weight for a *Learn from me* setting ([`crate::sampling::Sampling::learn`]).
+/// An answer feeds what it took from the memory back into its own context, so the memory's
+/// pull compounds: a weight of 0.25 already plays a learned figure over and over in the
+/// plugin's conversation. Squared, the lower half of the knob hints at a figure and varies
+/// it, and the top takes it up whole.
+pub fn weight(learn: f32) -> f32 {
+    let learn = if learn.is_nan() {
+        0.0
+    } else {
+        learn.clamp(0.0, 1.0)
+    };
+    learn * learn
+}
+
 /// What the memory holds now, not all it ever learned: the oldest phrases make way for new
 /// ones, and a player sees what it can still recall.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,19 +146,19 @@ impl History {
         });
     }
 
-    /// The latest keys into `out`, the wait running now included; returns how many.
-    fn suffix(&self, vocab: &Vocab, out: &mut [u16; MAX_ORDER]) -> usize {
-        match self.keyer.wait(vocab) {
-            Some((wait, _)) => {
-                let keep = self.len.min(MAX_ORDER - 1);
-                out[..keep].copy_from_slice(&self.keys[self.len - keep..self.len]);
-                out[keep] = wait;
-                keep + 1
-            }
-            None => {
-                out[..self.len].copy_from_slice(&self.keys[..self.len]);
-                self.len
-            }
+    /// The latest keys into `out` (the wait running now left out); returns how many.
+    fn suffix(&self, out: &mut [u16; MAX_ORDER]) -> usize {
+        out[..self.len].copy_from_slice(&self.keys[..self.len]);
+        self.len
+    }
+
+    /// Grid steps waited since the latest note-on, when that is a wait and not the spread of
+    /// a chord (0).
+    fn waited(&self, vocab: &Vocab) -> u32 {
+        if self.keyer.wait(vocab).is_some() {
+            self.keyer.pending
+        } else {
+            0
         }
     }
 }
@@ -161,7 +175,7 @@ pub struct Memory {
     head: usize,
     len: usize,
     stats: MemoryStats,
-    /// Scratch: the ids that followed the longest matches.
+    /// Scratch: the entries that went on after the longest matches.
     hits: Vec<u16>,
     /// Scratch: occurrences per token id; all zero between predictions.
     counts: Box<[f32]>,
@@ -246,11 +260,15 @@ impl Memory {
         }
     }
 
-    /// Collects in `hits` the ids that followed the longest suffix of `context` (at least
-    /// [`MIN_ORDER`] keys) found in memory; returns its length, 0 when none matched.
-    fn find(&mut self, context: &[u16]) -> usize {
+    /// Collects in `hits` where each occurrence of the longest suffix of `context` (at least
+    /// [`MIN_ORDER`] keys, counting a wait in progress) found in memory goes on; returns its
+    /// length, 0 when none matched. With `waited` steps of a wait in progress, a match must go
+    /// on with a wait at least that long (a step's slack), and the hit is that wait: a
+    /// learned wait is matched by how long it lasted, so a wait still running never recalls
+    /// the note after a longer one early.
+    fn find(&mut self, context: &[u16], waited: u32, vocab: &Vocab) -> usize {
         self.hits.clear();
-        let n = context.len();
+        let n = context.len() + usize::from(waited > 0);
         if n < MIN_ORDER {
             return 0;
         }
@@ -261,9 +279,16 @@ impl Memory {
             if self.keys[j] == SEPARATOR {
                 continue;
             }
-            let before = |k: usize| self.keys[(j + CAPACITY - k) & MASK];
             let mut order = 0;
-            while order < n && before(order + 1) == context[n - 1 - order] {
+            if waited > 0 {
+                if self.keys[j] < WAIT_KEY || self.wait_steps(j, vocab) + 1 < waited {
+                    continue;
+                }
+                order = 1;
+            }
+            let before = |k: usize| self.keys[(j + CAPACITY - k) & MASK];
+            let skip = order;
+            while order < n && before(order + 1 - skip) == context[n - 1 - order] {
                 order += 1;
             }
             if order < MIN_ORDER || order < best {
@@ -273,9 +298,32 @@ impl Memory {
                 best = order;
                 self.hits.clear();
             }
-            self.hits.push(self.ids[j]);
+            self.hits.push(j as u16);
         }
         best
+    }
+
+    /// The grid steps of the learned wait at entry `j`.
+    fn wait_steps(&self, j: usize, vocab: &Vocab) -> u32 {
+        match vocab.decode(usize::from(self.ids[j])) {
+            Some(Token::TimeShift(steps)) => u32::from(steps),
+            _ => 0,
+        }
+    }
+
+    /// The token id the occurrence going on at entry `j` predicts, `waited` steps into a wait
+    /// (see [`Self::find`]): the rest of a learned wait still longer, else what came after it.
+    fn predicted(&self, j: usize, waited: u32, vocab: &Vocab) -> Option<usize> {
+        if waited == 0 {
+            return Some(usize::from(self.ids[j]));
+        }
+        let learned = self.wait_steps(j, vocab);
+        if learned > waited + 1 {
+            let rest = (learned - waited).min(vocab.max_shift_steps);
+            return Some(vocab.encode(Token::TimeShift(rest as u16)));
+        }
+        let next = (j + 1) & MASK;
+        (self.keys[next] < WAIT_KEY).then(|| usize::from(self.ids[next]))
     }
 
     /// Mixes the memory's prediction after `history` into `logits` (a model's, over `vocab`'s
@@ -296,27 +344,32 @@ impl Memory {
             return 0.0;
         }
         let mut context = [0u16; MAX_ORDER];
-        let n = history.suffix(vocab, &mut context);
-        let order = self.find(&context[..n]);
+        let n = history.suffix(&mut context);
+        let waited = history.waited(vocab);
+        let order = self.find(&context[..n], waited, vocab);
         if order == 0 {
             return 0.0;
         }
-        let predicted =
+        let predictable =
             |i: usize| vocab.note_on_range().contains(&i) || vocab.time_shift_range().contains(&i);
         let usable =
-            |i: usize| i < logits.len() && i < ID_LIMIT && logits[i].is_finite() && predicted(i);
+            |i: usize| i < logits.len() && i < ID_LIMIT && logits[i].is_finite() && predictable(i);
         let mut occurrences = 0u32;
-        for &id in &self.hits {
-            let i = usize::from(id);
+        for k in 0..self.hits.len() {
+            let Some(i) = self.predicted(usize::from(self.hits[k]), waited, vocab) else {
+                continue;
+            };
             if usable(i) {
                 self.counts[i] += 1.0;
                 occurrences += 1;
             }
         }
         let share = self.mix(logits, vocab, order, occurrences, weight);
-        for &id in &self.hits {
-            if let Some(count) = self.counts.get_mut(usize::from(id)) {
-                *count = 0.0;
+        for k in 0..self.hits.len() {
+            if let Some(i) = self.predicted(usize::from(self.hits[k]), waited, vocab) {
+                if let Some(count) = self.counts.get_mut(i) {
+                    *count = 0.0;
+                }
             }
         }
         share
@@ -486,6 +539,44 @@ mod tests {
         let wait = vocab.encode(Token::TimeShift(6));
         let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
         assert_eq!(best, wait);
+    }
+
+    #[test]
+    fn a_wait_in_progress_recalls_the_next_note_only_once_it_is_as_long_as_learned() {
+        // A swung figure: a long wait (16 steps), then a short one (8).
+        let vocab = Vocab::default();
+        let swung: Vec<Note> = [
+            (48, 0.0),
+            (52, 16.0 / 24.0),
+            (55, 1.0),
+            (57, 1.0 + 16.0 / 24.0),
+        ]
+        .iter()
+        .map(|&(pitch, start)| Note {
+            pitch,
+            velocity: 80,
+            start,
+            end: start + 0.3,
+        })
+        .collect();
+        let mut memory = Memory::new();
+        for _ in 0..3 {
+            memory.learn(&encode(&swung, &vocab), &vocab);
+        }
+        let mut after = |waited: u16| {
+            let h = history(&[Token::NoteOn(48), Token::TimeShift(waited)]);
+            let mut l = vec![0.0; vocab.size()];
+            memory.apply(&mut l, &h, &vocab, 1.0);
+            l
+        };
+        // Nine steps into the long wait: the rest of it, not the next note.
+        let early = after(9);
+        assert_eq!(early[on(52)], early[on(53)], "the next note not yet");
+        let rest = vocab.encode(Token::TimeShift(7));
+        assert!(early[rest] > early[on(52)] + 1.0);
+        // The wait as long as learned: now the next note.
+        let due = after(16);
+        assert!(due[on(52)] > due[on(53)] + 1.0);
     }
 
     #[test]

@@ -60,6 +60,11 @@ pub struct Sampling {
     /// note; 1: twice as many); what *Follow phrase* steers chords toward.
     #[serde(default)]
     pub polyphony: f32,
+    /// *Learn from me* (0..1): how far the answer draws on the player's phrases, the one it
+    /// answers included, through a [`crate::memory::Memory`] of them mixed in at
+    /// [`crate::memory::weight`] of this. 0: the network and the steering alone, bit for bit.
+    #[serde(default)]
+    pub learn: f32,
 }
 
 impl Sampling {
@@ -67,6 +72,10 @@ impl Sampling {
     pub const DEFAULT_MIN_P: f32 = 0.02;
     pub const DEFAULT_REPEAT_PENALTY: f32 = 0.0;
     pub const DEFAULT_FOLLOW: f32 = 0.7;
+    /// Half way: an answer takes up the rhythm and figures of the phrases it learned (the
+    /// phrase it answers among them) without playing them back; see
+    /// docs/measurements/learning.md and the continuation check.
+    pub const DEFAULT_LEARN: f32 = 0.5;
     /// The ranges a player and the trainer's flags may set.
     pub const TEMPERATURE: (f32, f32) = (0.0, 2.0);
     pub const MIN_P: (f32, f32) = (0.0, 0.5);
@@ -74,6 +83,7 @@ impl Sampling {
     pub const FOLLOW: (f32, f32) = (0.0, 3.0);
     pub const DENSITY: (f32, f32) = (-1.0, 1.0);
     pub const POLYPHONY: (f32, f32) = (-1.0, 1.0);
+    pub const LEARN: (f32, f32) = (0.0, 1.0);
 }
 
 impl Default for Sampling {
@@ -85,6 +95,7 @@ impl Default for Sampling {
             follow: Self::DEFAULT_FOLLOW,
             density: 0.0,
             polyphony: 0.0,
+            learn: Self::DEFAULT_LEARN,
         }
     }
 }

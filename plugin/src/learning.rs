@@ -15,22 +15,6 @@ use nice_plug::params::persist::PersistentField;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-/// *Learn from me* as it starts: how far the answer draws on the player's phrases.
-pub const LEARN_DEFAULT: f32 = 0.0;
-
-/// The memory's weight for a *Learn from me* setting. An answer feeds what it took from the
-/// memory back into its own context, so the memory's pull compounds: a weight of 0.25
-/// already plays a learned figure over and over. Squared, the lower half of the knob is
-/// where a figure is hinted at and varied, and the top where it is taken up whole.
-pub fn memory_weight(learn: f32) -> f32 {
-    let learn = if learn.is_nan() {
-        0.0
-    } else {
-        learn.clamp(0.0, 1.0)
-    };
-    learn * learn
-}
-
 /// The most notes kept. A memory holds about two entries per note, so this fills most of
 /// [`continuo_core::memory::CAPACITY`] (8192 entries): minutes of a player's phrases, which
 /// is what the memory recalls figures from, and bounded however long a session runs.

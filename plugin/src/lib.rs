@@ -126,6 +126,7 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             follow: p.follow.value(),
             density: p.density.value(),
             polyphony: p.polyphony.value(),
+            learn: p.learn.value(),
         },
         constraints: Constraints {
             pitch_lo: lo.min(hi),
@@ -135,7 +136,6 @@ fn worker_settings(p: &ContinuoParams) -> WorkerSettings {
             ..Constraints::default()
         },
         seed: p.seed.value().max(0) as u64,
-        learn: learning::memory_weight(p.learn.value()),
         keep_learned: p.keep_learned.value(),
         keep: p
             .keep_every

@@ -10,7 +10,7 @@ use continuo_core::sampling::Sampling;
 use nice_plug::prelude::*;
 
 use crate::history::ClipContent;
-use crate::learning::{LearnedField, LEARN_DEFAULT};
+use crate::learning::LearnedField;
 use crate::protocol::SEED_MAX;
 use crate::timeline::StartQuantize;
 
@@ -371,8 +371,8 @@ impl ContinuoParams {
             keep_every: BoolParam::new("Save every answer", false).non_automatable(),
             learn: FloatParam::new(
                 "Learn from me",
-                LEARN_DEFAULT,
-                FloatRange::Linear { min: 0.0, max: 1.0 },
+                Sampling::DEFAULT_LEARN,
+                linear(Sampling::LEARN),
             )
             .with_step_size(0.05),
             keep_learned: BoolParam::new("Keep what it learned", true).non_automatable(),

@@ -11,7 +11,7 @@ use continuo_core::answer::{AnswerEvent, Continuation, Conversation};
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
 use continuo_core::grid::Meter as Bars;
-use continuo_core::memory::MemoryStats;
+use continuo_core::memory::{self, MemoryStats};
 use continuo_core::midi::{Keyboard, Note};
 use continuo_core::runtime::Provider;
 use continuo_core::sampling::{Rng, Sampling};
@@ -36,9 +36,6 @@ pub struct WorkerSettings {
     pub seed: u64,
     /// Save every exchange as a clip here, once it has been heard (*Save every answer*).
     pub keep: Option<(PathBuf, ClipContent)>,
-    /// How far answers draw on the player's phrases: the memory's weight (0..1) for the
-    /// *Learn from me* setting ([`crate::learning::memory_weight`]).
-    pub learn: f32,
     /// A project keeps what was learned (*Keep what it learned*).
     pub keep_learned: bool,
 }
@@ -52,7 +49,6 @@ impl Default for WorkerSettings {
             constraints: Constraints::answer_default(),
             seed: 0,
             keep: None,
-            learn: crate::learning::memory_weight(crate::learning::LEARN_DEFAULT),
             keep_learned: true,
         }
     }
@@ -566,28 +562,17 @@ impl Worker {
             }
         };
         let settings = &self.settings;
-        let generated = if settings.learn > 0.0 {
-            let vocab = generator.model().meta().vocab;
-            answer.continuation.generate_with_memory(
-                generator,
-                horizon,
-                MAX_TOKENS_PER_POLL,
-                &settings.constraints,
-                &settings.sampling,
-                self.learning.memory_for(&vocab),
-                settings.learn,
-                send,
-            )
-        } else {
-            answer.continuation.generate(
-                generator,
-                horizon,
-                MAX_TOKENS_PER_POLL,
-                &settings.constraints,
-                &settings.sampling,
-                send,
-            )
-        };
+        let vocab = generator.model().meta().vocab;
+        let generated = answer.continuation.generate_with_memory(
+            generator,
+            horizon,
+            MAX_TOKENS_PER_POLL,
+            &settings.constraints,
+            &settings.sampling,
+            self.learning.memory_for(&vocab),
+            memory::weight(settings.sampling.learn),
+            send,
+        );
         // A model that fails mid-answer ends it; what it played stands.
         let worked = generated.unwrap_or(true);
         let through = answer.continuation.generated_through(generator);

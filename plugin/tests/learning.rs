@@ -6,6 +6,7 @@ use continuo::sim::Sim;
 use continuo::worker::WorkerSettings;
 use continuo_core::memory::MemoryStats;
 use continuo_core::midi::Note;
+use continuo_core::sampling::Sampling;
 
 /// A figure the built-in model would not play on its own: a tritone up, a fifth down, a
 /// seventh up.
@@ -27,7 +28,10 @@ fn figure_phrase(at: f64) -> Vec<(f64, u8, u8)> {
 fn third_answer(learn: f32) -> (Vec<Note>, MemoryStats) {
     let mut sim = Sim::new(WorkerSettings {
         seed: 5,
-        learn,
+        sampling: Sampling {
+            learn,
+            ..Sampling::default()
+        },
         ..Default::default()
     });
     assert!(sim.shared.status.lock().model.is_some());

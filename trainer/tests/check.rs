@@ -13,7 +13,7 @@ use continuo_core::sampling::Sampling;
 use continuo_core::vocab::Vocab;
 use continuo_trainer::check::baselines::replay;
 use continuo_trainer::check::learn::{learn_model, LearnOptions};
-use continuo_trainer::check::measures::{Context, Measures};
+use continuo_trainer::check::measures::{Context, Measures, ROWS};
 use continuo_trainer::check::onsets::onsets;
 use continuo_trainer::check::{
     check_model, rhythm, styles, texture, usable_windows, CheckError, CheckOptions,
@@ -270,7 +270,7 @@ fn the_model_answers_every_style_and_check_reads_the_meter_from_the_file() {
         );
         let context = Context::new(&prompt, bars, bars);
         let m = Measures::measure(&answer, &replay(&prompt.notes, bars), &context);
-        assert_eq!(m.values().len(), 16, "{name}");
+        assert_eq!(m.values().len(), ROWS.len(), "{name}");
     }
 
     // Sixteen bars of waltz, written with its 3/4: windows start every three beats.

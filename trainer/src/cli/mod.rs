@@ -27,6 +27,10 @@ pub struct SamplingArgs {
     /// Notes per onset against the prompt's, in octaves (-1: half, 1: twice), under --follow.
     #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::POLYPHONY), allow_hyphen_values = true)]
     polyphony: f32,
+    /// Learn from me: how far the answer draws on the phrase it answers, through the memory
+    /// the plugin learns the player's phrases into (0: the network and the steering alone).
+    #[arg(long, default_value_t = Sampling::DEFAULT_LEARN, value_parser = within(Sampling::LEARN))]
+    learn_from_me: f32,
 }
 
 /// A clap parser for a finite number within `(min, max)`.
@@ -61,6 +65,7 @@ impl From<SamplingArgs> for Sampling {
             follow: a.follow,
             density: a.density,
             polyphony: a.polyphony,
+            learn: a.learn_from_me,
         }
     }
 }

@@ -236,6 +236,14 @@ fn unchanged(
     progress: &ProgressBar,
 ) -> Result<Unchanged, RuntimeError> {
     let vocab = generator.model().meta().vocab;
+    // Nothing learned: *Learn from me* at 0, where the answer does not learn its own phrase.
+    let options = &CheckOptions {
+        sampling: Sampling {
+            learn: 0.0,
+            ..options.sampling
+        },
+        ..options.clone()
+    };
     let mut taught = Memory::new();
     for phrase in Player::new(Style::Boogie, 1).phrases(LEARNED_PHRASES) {
         taught.learn(&encode(&phrase.notes, &vocab), &vocab);
