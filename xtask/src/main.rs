@@ -12,7 +12,11 @@
 //!   `../shared/tools/plugin-validators`)
 //! * `validate` — release bundles, then both validators on them (what `.ci/run` adds)
 //! * `check-platforms` — Windows bundles tested under wine, macOS compiled (see `platforms.rs`)
+//! * `ardour [--bundle DIR]` — the VST3 bundle in Ardour 7, headless: recorded in real time,
+//!   saved and reopened, exported at two buffer sizes (see `ardour.rs`)
 
+#[cfg(unix)]
+mod ardour;
 mod bundle;
 mod moduleinfo;
 mod ort;
@@ -125,6 +129,13 @@ fn main() -> Result<()> {
         Some("test") => validate::test(&args[1..]),
         Some("validate") => validate::validate_release(),
         Some("check-platforms") => platforms::check(),
+        #[cfg(unix)]
+        Some("ardour") => ardour::check(&args[1..]),
+        #[cfg(not(unix))]
+        Some("ardour") => {
+            println!("Ardour check: skipped (it drives Ardour's Linux build)");
+            Ok(())
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n  fetch-ort [--target T] download ONNX Runtime {ORT_VERSION} into .cache/ort/<os>-<arch>\n  \
@@ -133,7 +144,8 @@ fn main() -> Result<()> {
                  demo [--prompt F] [--out D]  continue a MIDI prompt headlessly (writes .mid and .png)\n  \
                  test                   set up and run every test (and the validators, if found)\n  \
                  validate               release bundles through both plugin validators\n  \
-                 check-platforms        Windows bundles tested under wine; macOS targets compiled"
+                 check-platforms        Windows bundles tested under wine; macOS targets compiled\n  \
+                 ardour [--bundle D]    the VST3 bundle in Ardour 7 (headless): real time, reopened, exported"
             );
             std::process::exit(2);
         }
