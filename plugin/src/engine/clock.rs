@@ -7,6 +7,12 @@ use crate::timeline::{quantize_start, BlockTime, StartQuantize, TimeSig, DEFAULT
 
 /// A transport position this far from where the last block ended is a jump (loop, relocate).
 const JUMP_TOLERANCE_BEATS: f64 = 1e-3;
+/// Hosts round the beat position they report: Ardour to its tick, 1/1920 beat, up to 6
+/// samples at 120 BPM and 48 kHz. A position within a tick of where the last block ended is
+/// that same place, and the block goes on from there, so that the answer's notes fall on
+/// the same samples whatever the block size. Farther off (a tempo ramp the blocks' tempos
+/// only approximate), the host's position is followed again.
+const ROUNDING_BEATS: f64 = 1.0 / 1920.0;
 
 #[derive(Debug, Clone)]
 pub struct Clock {
@@ -43,7 +49,15 @@ impl Clock {
     pub fn begin(&mut self, t: &Transport, len: u32) -> bool {
         let tempo = t.tempo.unwrap_or(DEFAULT_TEMPO);
         let host_beat = t.pos_beats.filter(|b| t.playing && b.is_finite());
-        let start = host_beat.unwrap_or(self.free_beat);
+        let start = match (host_beat, self.expected_beat) {
+            (Some(b), Some(e))
+                if (b - e).abs() < ROUNDING_BEATS && t.playing == self.was_playing =>
+            {
+                e
+            }
+            (Some(b), _) => b,
+            (None, _) => self.free_beat,
+        };
         let started_or_stopped = t.playing != self.was_playing;
         let jumped = host_beat.is_some_and(|b| {
             self.expected_beat
@@ -125,5 +139,21 @@ mod tests {
             c.begin(&at(pos, true), 24_000);
             assert_eq!(c.block().start_beat, 1.0);
         }
+    }
+
+    #[test]
+    fn a_rounded_host_position_continues_the_last_block_exactly() {
+        // Blocks of 1000 samples (1/24 beat) from a host that rounds to 1/1920 beat.
+        let mut c = Clock::default();
+        let rounded = |beat: f64| (beat * 1920.0).round() / 1920.0;
+        for k in 0..200 {
+            let exact = f64::from(k) / 24.0;
+            assert!(!c.begin(&at(Some(rounded(exact)), true), 1000) || k == 0);
+            assert!((c.block().start_beat - exact).abs() < 1e-9, "block {k}");
+            c.end();
+        }
+        // A position farther off than the rounding is followed.
+        c.begin(&at(Some(200.0 / 24.0 + 0.0008), true), 1000);
+        assert_eq!(c.block().start_beat, 200.0 / 24.0 + 0.0008);
     }
 }
