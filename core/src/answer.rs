@@ -73,11 +73,18 @@ impl Conversation {
 
     /// Nothing from `beat` on was heard (the player took over, or the transport moved).
     pub fn cut(&mut self, beat: f64) {
-        self.notes.retain(|n| n.start < beat);
+        self.notes.retain(|n| began_before(n, beat));
         for n in &mut self.notes {
             n.end = n.end.min(beat);
         }
     }
+}
+
+/// Whether `note` began before `beat`, where an answer was cut. A cut falls on a sample, and
+/// beats from samples carry rounding (far below a grid step): a note due at the cut's own
+/// beat was never heard, since the event that cuts the answer stops it first.
+pub fn began_before(note: &Note, beat: f64) -> bool {
+    note.start < beat - 1e-6
 }
 
 /// A note event of an answer, in beats on the context's timeline.
@@ -306,11 +313,15 @@ impl Continuation {
         outcome.map(|()| worked)
     }
 
-    /// The answer stops at `beat`: the notes sounding then, ended there.
+    /// The answer stops at `beat`: the notes sounding then, ended there. A note that would
+    /// have begun at `beat` itself was never heard (the player's note at that sample stops
+    /// the answer first), so it is not among them.
     pub fn cancel(&mut self, beat: f64) -> Vec<Note> {
         self.finished = true;
         let (start, step) = (self.start_beat, self.step_beats);
-        self.collector.close_all(beat, |s| start + s as f64 * step)
+        let mut notes = self.collector.close_all(beat, |s| start + s as f64 * step);
+        notes.retain(|n| began_before(n, beat));
+        notes
     }
 }
 

@@ -39,7 +39,8 @@ pub struct Exchange {
 impl Exchange {
     /// The answer was heard until `beat`.
     pub fn cut(&mut self, beat: f64) {
-        self.answer.retain(|n| n.start < beat);
+        self.answer
+            .retain(|n| continuo_core::answer::began_before(n, beat));
         for n in &mut self.answer {
             n.end = n.end.min(beat);
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use continuo_core::answer::{AnswerEvent, Continuation, Conversation};
+use continuo_core::answer::{AnswerEvent, Continuation, Conversation, CONVERSATION_GAP_BEATS};
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
 use continuo_core::grid::Meter as Bars;
@@ -158,6 +158,10 @@ pub struct Worker {
     bars: Bars,
     /// What the player's phrases taught (*Learn from me*).
     learning: Learning,
+    /// The last answer heard to its end, and the beat it ended on: learned too if the
+    /// player takes the conversation up again after it (*Learn from me* learns the answers
+    /// a player plays on from, not only the player's phrases).
+    kept: Option<(Vec<Note>, f64)>,
     /// Draws the seeds of "Vary" from `1..=SEED_MAX`, so that a player can type any of them
     /// into *Seed* (0 there means "Vary" itself). Seeded from entropy: two fresh instances
     /// answer differently.
@@ -185,6 +189,7 @@ impl Worker {
             prepare_due: false,
             bars: Bars::default(),
             learning: Learning::default(),
+            kept: None,
             vary: Rng::new(entropy()),
         }
     }
@@ -325,6 +330,7 @@ impl Worker {
             .live
             .is_some_and(|live| block_end >= live.end && self.answer.is_none());
         if heard {
+            self.keep_heard_answer();
             self.finish_exchange();
         }
         worked | self.generate_ahead(block_end + LOOKAHEAD_BEATS)
@@ -366,6 +372,7 @@ impl Worker {
             }
             ToWorker::Cancel { beat } => self.cancel_answer(beat),
             ToWorker::Reset => {
+                self.kept = None;
                 self.finish_exchange();
                 self.answer = None;
                 self.phrase.clear();
@@ -375,9 +382,25 @@ impl Worker {
         }
     }
 
+    /// The live exchange's answer was heard to its end: kept, until the player's next phrase
+    /// says whether the conversation goes on from it.
+    fn keep_heard_answer(&mut self) {
+        let Some(Live { serial, end }) = self.live else {
+            return;
+        };
+        let answer = self
+            .shared
+            .history
+            .lock()
+            .get(serial)
+            .map(|e| e.answer.clone());
+        self.kept = answer.filter(|a| !a.is_empty()).map(|a| (a, end));
+    }
+
     /// The answer stops at `beat` (the player took over, or the transport moved): what it
     /// would have played after that was never heard, so it leaves the conversation.
     fn cancel_answer(&mut self, beat: f64) {
+        self.kept = None;
         let answer = self.answer.take();
         // Generation runs ahead of playback: an answer may be complete and still not heard.
         if answer.is_some() || self.live.is_some() {
@@ -483,6 +506,13 @@ impl Worker {
         let vocab = generator.model().meta().vocab;
         let played = phrase.clone();
         if prompt == Prompt::Phrase {
+            let starts = played.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
+            if let Some((answer, end)) = self.kept.take() {
+                // The player played on from the answer: it belongs to the conversation.
+                if starts - end <= CONVERSATION_GAP_BEATS {
+                    self.learning.learn(&answer, &vocab);
+                }
+            }
             // Learned before it is answered: a figure the phrase repeats is the player's too.
             self.learning.learn(&played, &vocab);
             publish(&self.shared, &self.learning, self.settings.keep_learned);

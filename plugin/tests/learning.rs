@@ -23,8 +23,9 @@ fn figure_phrase(at: f64) -> Vec<(f64, u8, u8)> {
     input
 }
 
-/// Three phrases of the figure, 16 beats apart, at *Learn from me* `learn`; returns the
-/// answer to the third and what the window shows as learned.
+/// Three phrases of the figure, 16 beats apart (each answered from a beat after it for two
+/// bars), at *Learn from me* `learn`; returns the answer to the third and what the window
+/// shows as learned.
 fn third_answer(learn: f32) -> (Vec<Note>, MemoryStats) {
     let mut sim = Sim::new(WorkerSettings {
         seed: 5,
@@ -62,18 +63,44 @@ fn figure_steps(answer: &[Note]) -> f64 {
 fn the_answer_takes_up_the_players_figure_as_far_as_learn_from_me_says() {
     let (plain, learned) = third_answer(0.0);
     let (learning, _) = third_answer(1.0);
-    assert_eq!(
-        learned,
-        MemoryStats {
-            phrases: 3,
-            notes: 24
-        }
-    );
+    // The three phrases, and the two answers the player played on from.
+    assert_eq!(learned.phrases, 5);
+    assert!(learned.notes > 24, "{learned:?}");
     assert!(!plain.is_empty() && !learning.is_empty());
     let (plain, learning) = (figure_steps(&plain), figure_steps(&learning));
-    eprintln!("figure steps: {learning:.2} learning, {plain:.2} not");
     assert!(
         learning > plain + 0.2,
         "figure steps: {learning:.2} learning, {plain:.2} not"
     );
+}
+
+/// Eight 8th notes of C major from `at`.
+fn scale_phrase(at: f64) -> Vec<(f64, u8, u8)> {
+    let mut input = Vec::new();
+    for (i, p) in [60u8, 62, 64, 65, 67, 69, 71, 72].into_iter().enumerate() {
+        let beat = at + i as f64 * 0.5;
+        input.push((beat, p, 90));
+        input.push((beat + 0.4, p, 0));
+    }
+    input
+}
+
+/// What is learned from a phrase at beat 0 (answered from beat 5 to 13) and one at `next`.
+fn learned_with_next_at(next: f64) -> u32 {
+    let mut sim = Sim::new(WorkerSettings::default());
+    let mut input = scale_phrase(0.0);
+    input.extend(scale_phrase(next));
+    sim.play(&input, next + 14.0);
+    let learned = sim.shared.status.lock().learned;
+    learned.phrases
+}
+
+#[test]
+fn an_answer_the_player_plays_on_from_is_learned_too() {
+    // The next phrase within the conversation: the answer heard before it is learned.
+    assert_eq!(learned_with_next_at(16.0), 3);
+    // After a long pause, a new conversation: the two phrases only.
+    assert_eq!(learned_with_next_at(40.0), 2);
+    // The player cut the answer short: not kept.
+    assert_eq!(learned_with_next_at(7.0), 2);
 }
