@@ -192,7 +192,7 @@ fn a_typed_path_is_used_only_if_it_holds_a_model() {
     app.choose_typed();
     assert_eq!(app.typed_error(), None);
     assert_eq!(app.chosen(), model.to_str().unwrap());
-    assert!(frame(&mut app).contains("keyboard (2×256 GRU"));
+    assert!(frame(&mut app).contains("keyboard (2×512 GRU"));
 
     app.choose(None);
     assert_eq!(app.chosen(), "", "back to the built-in model");
