@@ -57,9 +57,10 @@ const LOWEST: u8 = 48;
 const HIGHEST: u8 = 84;
 const C_MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
 /// Key lock C major, range C3–C6, 1-bar answers on channel 2 (as the host tests set them),
-/// and a fixed seed so that every pass must play the same answer.
+/// a fixed seed so that every pass must play the same answer, and *Learn from me* off: the
+/// reopened session restores what the first pass learned, and would answer from it.
 const PARAMS: &str = "Scale lock=1,Key=0,Lowest note=48,Highest note=84,Answer length=1,\
-                      Output channel=2,Seed=7";
+                      Output channel=2,Seed=7,Learn from me=0";
 
 const BUFFERS: [u32; 2] = [256, 8192];
 /// Ardour 7.3 sometimes corrupts its heap around an export and aborts, with or without
