@@ -337,6 +337,41 @@ pub fn continue_score(
     sampling: &Sampling,
 ) -> Result<Vec<Note>, RuntimeError> {
     let vocab = generator.model().meta().vocab;
+    // As the plugin does, the memory learns the phrase it answers, before answering it.
+    let mut memory = Memory::new();
+    if sampling.learn > 0.0 {
+        memory.learn(&encode(&from_its_first_note(&prompt.notes), &vocab), &vocab);
+    }
+    let weight = crate::memory::weight(sampling.learn);
+    continue_score_with_memory(
+        generator,
+        prompt,
+        from,
+        beats,
+        constraints,
+        sampling,
+        &mut memory,
+        weight,
+    )
+}
+
+/// [`continue_score`] with `memory` (what the plugin has learned of a player) mixed into the
+/// model's predictions at `weight` (0..1, [`crate::memory::weight`] of *Learn from me*),
+/// in place of the memory of the prompt alone: the answer the plugin plays for the same
+/// phrase once it has learned what `memory` holds. With an empty memory, or at weight 0, the
+/// network and the steering alone answer.
+#[allow(clippy::too_many_arguments)]
+pub fn continue_score_with_memory(
+    generator: &mut Generator,
+    prompt: &Score,
+    from: Option<f64>,
+    beats: f64,
+    constraints: &Constraints,
+    sampling: &Sampling,
+    memory: &mut Memory,
+    weight: f32,
+) -> Result<Vec<Note>, RuntimeError> {
+    let vocab = generator.model().meta().vocab;
     let mut conversation = Conversation::default();
     let context = conversation.add_phrase(prompt.notes.iter().copied(), &vocab);
     let mut answer = Continuation::start(generator, context, &prompt.meter, from, beats)?;
@@ -344,19 +379,14 @@ pub fn continue_score(
     // Each token either advances time or is bounded per instant by the constraints, so this
     // ends; the token cap guards against a degenerate model.
     let max_tokens = answer.length_steps as usize * 8 + 1024;
-    // As the plugin does, the memory learns the phrase it answers, before answering it.
-    let mut memory = Memory::new();
-    if sampling.learn > 0.0 {
-        memory.learn(&encode(&from_its_first_note(&prompt.notes), &vocab), &vocab);
-    }
     answer.generate_with_memory(
         generator,
         f64::INFINITY,
         max_tokens,
         constraints,
         sampling,
-        &mut memory,
-        crate::memory::weight(sampling.learn),
+        memory,
+        weight,
         |ev| notes.extend(ev.ended),
     )?;
     if !answer.is_finished() {

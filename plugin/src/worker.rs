@@ -310,12 +310,8 @@ impl Worker {
             changed = true;
         }
         if changed {
-            self.publish_learning();
+            publish(&self.shared, &self.learning, self.settings.keep_learned);
         }
-    }
-
-    fn publish_learning(&self) {
-        publish(&self.shared, &self.learning, self.settings.keep_learned);
     }
 
     /// Handles queued messages and generates what is due. Returns whether it did any work.

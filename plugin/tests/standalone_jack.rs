@@ -16,24 +16,16 @@ use std::time::{Duration, Instant};
 
 use jack::{Client, ClientOptions, Control, MidiIn, MidiOut, Port, ProcessScope, RawMidi};
 
+mod common;
+
+// The phrase the host tests play: a C major arpeggio up and down, eighth notes.
+use common::phrase;
+
 const RATE: u64 = 48_000;
 const FRAMES_PER_BEAT: u64 = RATE / 2; // 120 BPM, the standalone's tempo without a timebase master
 const PERIOD: u64 = 256;
 const ANSWER_CHANNEL: u8 = 1; // "channel" 2 in the state file below
 const DEADLINE: Duration = Duration::from_secs(120);
-
-/// (beat, pitch, velocity; 0 = release): a C major arpeggio up and down, eighth notes, as the
-/// host tests play it.
-fn phrase() -> Vec<(f64, u8, u8)> {
-    let pitches = [60u8, 64, 67, 72, 67, 64, 62, 60];
-    let mut ev = Vec::new();
-    for (i, &p) in pitches.iter().enumerate() {
-        let b = i as f64 * 0.5;
-        ev.push((b, p, 96));
-        ev.push((b + 0.45, p, 0));
-    }
-    ev
-}
 
 /// When the player sends an event: at a transport frame (while it rolls), or at a frame of
 /// JACK's own clock (which runs whether the transport rolls or not).

@@ -2,11 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use continuo_core::answer::{self, Continuation, Conversation};
+use continuo_core::answer;
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
-use continuo_core::memory::Memory;
-use continuo_core::midi::{sort_notes, Note, Score};
+use continuo_core::midi::{sort_notes, Score};
 use continuo_core::runtime::RuntimeError;
 use continuo_core::sampling::Sampling;
 
@@ -41,48 +40,6 @@ pub fn continue_score_from(
         notes,
         ..prompt.clone()
     })
-}
-
-/// [`answer::continue_score`] with `memory`'s predictions mixed into the model's, `weight`
-/// (0..1; the plugin's *Learn from me* knob squared) of the way at most: the answer the
-/// plugin plays for the same phrase when it has learned what `memory` holds. Returns the
-/// answer's notes, sorted; with an empty memory, or at weight 0, the notes
-/// [`answer::continue_score`] gives.
-#[allow(clippy::too_many_arguments)]
-pub fn continue_with_memory(
-    generator: &mut Generator,
-    prompt: &Score,
-    from: Option<f64>,
-    beats: f64,
-    constraints: &Constraints,
-    sampling: &Sampling,
-    memory: &mut Memory,
-    weight: f32,
-) -> Result<Vec<Note>, RuntimeError> {
-    let vocab = generator.model().meta().vocab;
-    let mut conversation = Conversation::default();
-    let context = conversation.add_phrase(prompt.notes.iter().copied(), &vocab);
-    let mut answer = Continuation::start(generator, context, &prompt.meter, from, beats)?;
-    let mut notes = Vec::new();
-    // As `answer::continue_score` bounds it: each token advances time or is bounded per
-    // instant, and the cap guards against a degenerate model.
-    let steps = (beats / vocab.step_beats()).round().max(0.0) as usize;
-    let max_tokens = steps * 8 + 1024;
-    answer.generate_with_memory(
-        generator,
-        f64::INFINITY,
-        max_tokens,
-        constraints,
-        sampling,
-        memory,
-        weight,
-        |ev| notes.extend(ev.ended),
-    )?;
-    if !answer.is_finished() {
-        notes.extend(answer.cancel(answer.generated_through(generator)));
-    }
-    sort_notes(&mut notes);
-    Ok(notes)
 }
 
 /// `out` with `-k` before its extension: where variation `k` of `trainer generate` goes.

@@ -460,7 +460,7 @@ fn bundle_dir(args: &[String]) -> Result<PathBuf> {
     if plugin_under_test_path().is_file() {
         return debug_bundles(&fetch_ort(&Platform::host())?);
     }
-    let release = PathBuf::from("target/bundled");
+    let release = PathBuf::from(crate::bundle::BUNDLED);
     ensure!(
         release.join("Continuo.vst3").is_dir(),
         "no plugin build to load: run `cargo xtask test` (the debug build) or \

@@ -10,6 +10,9 @@ use crate::ort::fetch_ort;
 use crate::validate::plugin_under_test_path;
 use crate::{moduleinfo, platform_arg, platforms, run, Platform};
 
+/// Where `cargo xtask bundle` (nice-plug's bundler) puts the release bundles.
+pub const BUNDLED: &str = "target/bundled";
+
 /// nice-plug's bundler, then ONNX Runtime placed where the plugin looks for it.
 pub fn bundle(args: &[String]) -> Result<()> {
     let platform = platform_arg(args)?;
@@ -21,7 +24,7 @@ pub fn bundle(args: &[String]) -> Result<()> {
         "cargo xtask",
         std::iter::once("bundle".to_string()).chain(args.iter().cloned()),
     )?;
-    let bundled = PathBuf::from("target/bundled");
+    let bundled = PathBuf::from(BUNDLED);
     place_runtime(&bundled, &platform, &lib)?;
     moduleinfo::write(&bundled.join("Continuo.vst3"))?;
     println!("bundles with ONNX Runtime in {}", bundled.display());
@@ -136,7 +139,7 @@ pub fn install(no_install: bool, target: Option<&str>) -> Result<()> {
         ("continuo", &clap_dir),
         ("Continuo.vst3", &vst3_dir),
     ] {
-        let from = Path::new("target/bundled").join(name);
+        let from = Path::new(BUNDLED).join(name);
         if from.is_dir() {
             copy_dir(&from, &to.join(name))?;
         } else if from.is_file() {

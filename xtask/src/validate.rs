@@ -81,7 +81,7 @@ pub fn validate_release() -> Result<()> {
         return Ok(());
     };
     install(true, None)?;
-    validate(&validators, Path::new("target/bundled"))
+    validate(&validators, Path::new(crate::bundle::BUNDLED))
 }
 
 fn found_validators() -> Option<PathBuf> {

@@ -467,6 +467,14 @@ fn progress_bar(template: &str) -> ProgressBar {
     progress
 }
 
+/// The model the check answers with, or why it cannot be loaded.
+pub(crate) fn load_model(path: &Path) -> Result<Model, CheckError> {
+    Model::load(path, &RuntimeOptions::default()).map_err(|source| CheckError::Model {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// [`check_model`], and with `train` the folders the model was trained on (none: as
 /// [`check_model`]), how long a run of notes the answers share with a piece in them.
 /// Unreadable files of those folders are skipped and returned with the others.
@@ -476,13 +484,7 @@ pub fn check_model_against(
     train: &[PathBuf],
     options: &CheckOptions,
 ) -> Result<(Report, Vec<Skipped>), CheckError> {
-    let model = Model::load(model_path, &RuntimeOptions::default()).map_err(|source| {
-        CheckError::Model {
-            path: model_path.to_path_buf(),
-            source,
-        }
-    })?;
-    let mut generator = Generator::new(model, 0);
+    let mut generator = Generator::new(load_model(model_path)?, 0);
     let (pieces, mut skipped) = load_pieces(data_dir)?;
     if pieces.is_empty() {
         return Err(CheckError::NoPieces {

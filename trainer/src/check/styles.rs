@@ -8,7 +8,8 @@ use continuo_core::midi::{sort_notes, Note, Score};
 const CHORD_VELOCITY: u8 = 72;
 const BASS_VELOCITY: u8 = 80;
 
-fn note(pitch: u8, start: f64, len: f64, velocity: u8) -> Note {
+/// A note of `len` beats from `start`.
+pub(crate) fn note(pitch: u8, start: f64, len: f64, velocity: u8) -> Note {
     Note {
         pitch,
         velocity,

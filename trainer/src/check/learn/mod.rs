@@ -25,7 +25,7 @@ use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
 use continuo_core::memory::Memory;
 use continuo_core::midi::{Note, Score};
-use continuo_core::runtime::{Model, RuntimeError, RuntimeOptions};
+use continuo_core::runtime::RuntimeError;
 use continuo_core::sampling::Sampling;
 use continuo_core::tokens::encode;
 use indicatif::ProgressBar;
@@ -37,7 +37,7 @@ use super::measures::Context;
 use super::{answer_seed, load_pieces, model_answer, progress_bar, windows, CheckError};
 use super::{CheckOptions, FOLDS, FOLD_SEED};
 use crate::data::Skipped;
-use crate::generate::continue_with_memory;
+use continuo_core::answer::continue_score_with_memory;
 use figures::{Closeness, Material};
 use players::{Player, Style, PHRASE_BEATS};
 pub use report::{Column, LearnReport, StyleReport, Unchanged};
@@ -260,7 +260,7 @@ fn unchanged(
             let checked = model_answer(generator, window, seed, options)?;
             let mut with = |memory: &mut Memory, weight: f32| {
                 generator.reseed(seed);
-                continue_with_memory(
+                continue_score_with_memory(
                     generator,
                     &window.prompt,
                     Some(window.prompt_beats),
@@ -290,13 +290,7 @@ pub fn learn_model(
     held_out: Option<(&Path, &CheckOptions)>,
     options: &LearnOptions,
 ) -> Result<(LearnReport, Vec<Skipped>), CheckError> {
-    let model = Model::load(model_path, &RuntimeOptions::default()).map_err(|source| {
-        CheckError::Model {
-            path: model_path.to_path_buf(),
-            source,
-        }
-    })?;
-    let mut generator = Generator::new(model, 0);
+    let mut generator = Generator::new(super::load_model(model_path)?, 0);
     let vocab = generator.model().meta().vocab;
     let progress = progress_bar("learn [{bar:30}] {pos}/{len} {msg} ({eta} left)");
     let report = learn_check(options, &progress, |exchange, weight, seed| {
@@ -305,7 +299,7 @@ pub fn learn_model(
             memory.learn(&encode(&phrase.notes, &vocab), &vocab);
         }
         generator.reseed(seed);
-        continue_with_memory(
+        continue_score_with_memory(
             &mut generator,
             exchange.prompt,
             Some(PHRASE_BEATS),

@@ -9,6 +9,8 @@ use continuo_core::grid::{Meter, TimeSig};
 use continuo_core::midi::{sort_notes, Note, Score};
 use continuo_core::sampling::Rng;
 
+use crate::check::styles::note;
+
 /// Every phrase is two bars of 4/4.
 pub const PHRASE_BEATS: f64 = 8.0;
 const BEATS_PER_BAR: f64 = 4.0;
@@ -88,15 +90,6 @@ const STAB_RHYTHMS: [&[u32]; 4] = [
 const STAB_MOVES: [i8; 3] = [-2, 5, -4];
 /// Close voicings of a major triad, semitones above the root: root position and inversions.
 const VOICINGS: [[u8; 3]; 3] = [[0, 4, 7], [4, 7, 12], [7, 12, 16]];
-
-fn note(pitch: u8, start: f64, len: f64, velocity: u8) -> Note {
-    Note {
-        pitch,
-        velocity,
-        start,
-        end: start + len,
-    }
-}
 
 impl Player {
     pub fn new(style: Style, seed: u64) -> Self {
