@@ -16,6 +16,29 @@ use super::{melody, motif, rhythm, texture};
 pub const FEATURES: usize =
     rhythm::BEAT_BINS + 2 * rhythm::IOI_BINS + 12 + melody::INTERVAL_BINS + 3 + 10;
 
+/// The vector's parts, each named for what the classifier hears in it: with one part alone,
+/// its accuracy says how much that part gives an answer away.
+pub const GROUPS: [(&str, std::ops::Range<usize>); 10] = {
+    const BEAT: usize = rhythm::BEAT_BINS;
+    const IOI: usize = BEAT + rhythm::IOI_BINS;
+    const LENGTH: usize = IOI + rhythm::IOI_BINS;
+    const CLASSES: usize = LENGTH + 12;
+    const INTERVALS: usize = CLASSES + melody::INTERVAL_BINS;
+    const CONTOUR: usize = INTERVALS + 3;
+    [
+        ("onset in beat", 0..BEAT),
+        ("inter-onset", BEAT..IOI),
+        ("note lengths", IOI..LENGTH),
+        ("pitch classes", LENGTH..CLASSES),
+        ("top-line intervals", CLASSES..INTERVALS),
+        ("top-line contour", INTERVALS..CONTOUR),
+        ("notes/onset, spread", CONTOUR..CONTOUR + 2),
+        ("register, range", CONTOUR + 2..CONTOUR + 4),
+        ("density, repeats", CONTOUR + 4..CONTOUR + 6),
+        ("likeness to prompt", CONTOUR + 6..FEATURES),
+    ]
+};
+
 fn histogram_or_zeros(h: Option<Vec<f64>>, bins: usize) -> Vec<f64> {
     h.unwrap_or_else(|| vec![0.0; bins])
 }
@@ -90,6 +113,17 @@ mod tests {
     use crate::check::baselines::replay;
     use crate::check::metrics::note;
     use continuo_core::midi::Score;
+
+    #[test]
+    fn the_groups_cover_the_vector_once_in_order() {
+        let mut next = 0;
+        for (_, range) in GROUPS {
+            assert_eq!(range.start, next);
+            assert!(range.end > range.start);
+            next = range.end;
+        }
+        assert_eq!(next, FEATURES);
+    }
 
     #[test]
     fn a_replay_looks_like_its_prompt_and_silence_is_zeros() {

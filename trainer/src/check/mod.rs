@@ -302,13 +302,21 @@ impl<'a> Kind<'a> {
 
     /// Held-out accuracy of telling these answers from the truths of the same windows.
     fn accuracy(&self, truths: &[Sample]) -> Option<f64> {
+        self.accuracy_on(truths, 0..features::FEATURES)
+    }
+
+    /// [`Self::accuracy`] with only the features in `part`.
+    fn accuracy_on(&self, truths: &[Sample], part: std::ops::Range<usize>) -> Option<f64> {
         let groups: std::collections::BTreeSet<usize> =
             self.samples.iter().map(|s| s.group).collect();
         let samples: Vec<Sample> = self
             .samples
             .iter()
             .chain(truths.iter().filter(|t| groups.contains(&t.group)))
-            .cloned()
+            .map(|s| Sample {
+                features: s.features[part.clone()].to_vec(),
+                ..s.clone()
+            })
             .collect();
         cross_validated_accuracy(&samples, FOLDS, FOLD_SEED)
     }
@@ -408,6 +416,10 @@ pub fn check_against<E>(
             random: random.accuracy(&truths),
             other_passage: passage.accuracy(&truths),
             model: model.accuracy(&truths),
+            model_by_part: features::GROUPS
+                .iter()
+                .map(|(name, part)| (name.to_string(), model.accuracy_on(&truths, part.clone())))
+                .collect(),
         },
         copying: corpus.map(|c| {
             Copying::new(

@@ -10,7 +10,7 @@ use super::CheckOptions;
 
 /// Held-out accuracy of a classifier telling each kind of answer from the true
 /// continuations of the same windows: 0.5 when it cannot, 1 when it always can.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Classifier {
     /// Cross-validation folds; a window's answers and truth stay in one fold.
     pub folds: usize,
@@ -20,6 +20,9 @@ pub struct Classifier {
     pub random: Option<f64>,
     pub other_passage: Option<f64>,
     pub model: Option<f64>,
+    /// The model's answers against the truth with each part of the features alone: what
+    /// gives them away.
+    pub model_by_part: Vec<(String, Option<f64>)>,
 }
 
 /// What `trainer check` reports: each column's measures averaged over windows × seeds.
@@ -121,6 +124,14 @@ impl fmt::Display for Report {
             cell(f, value)?;
         }
         writeln!(f)?;
+        let parts: Vec<String> = c
+            .model_by_part
+            .iter()
+            .filter_map(|(name, a)| a.map(|a| format!("{name} {a:.2}")))
+            .collect();
+        if !parts.is_empty() {
+            writeln!(f, "  model, one part alone: {}", parts.join(", "))?;
+        }
         writeln!(f)?;
         writeln!(
             f,
