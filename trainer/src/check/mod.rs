@@ -124,7 +124,8 @@ pub struct Window {
     /// They are cut at the prompt's end, so that the answer, like the truth, starts at
     /// `prompt_beats`.
     pub prompt: Score,
-    /// Notes starting in the next two bars.
+    /// Notes starting in the next two bars, cut at their end: every passage is measured
+    /// within the window, as an answer, which ends its notes with its last bar, is.
     pub truth: Vec<Note>,
 }
 
@@ -139,12 +140,17 @@ impl Window {
         self.start + self.prompt_beats + self.answer_beats
     }
 
-    /// The notes of `notes` that start in the answer's bars.
+    /// The notes of `notes` that start in the answer's bars, cut at their end (see
+    /// [`Self::truth`]).
     pub fn in_answer(&self, notes: impl IntoIterator<Item = Note>) -> Vec<Note> {
         let span = self.answer_span();
         notes
             .into_iter()
             .filter(|n| span.contains(&n.start))
+            .map(|mut n| {
+                n.end = n.end.min(span.end);
+                n
+            })
             .collect()
     }
 }
@@ -200,7 +206,11 @@ fn window_at(score: &Score, start: f64, prompt_end: f64, truth_end: f64) -> Wind
         .notes
         .iter()
         .filter(|n| n.start >= prompt_end && n.start < truth_end)
-        .map(rebase)
+        .map(|n| {
+            let mut n = rebase(n);
+            n.end = n.end.min(truth_end - start);
+            n
+        })
         .collect();
     Window {
         start,
@@ -370,13 +380,13 @@ pub fn check_against<E>(
                 let answer = window.in_answer(continuation(window, seed)?);
                 empty_answers += usize::from(answer.is_empty());
                 model.add(&answer, window, &context, index, seeds);
-                let guess = baselines::random_in_scale(
+                let guess = window.in_answer(baselines::random_in_scale(
                     &window.prompt.notes,
                     context.key.pitch_classes(),
                     window.prompt_beats,
                     window.answer_beats,
                     seed,
-                );
+                ));
                 random.add(&guess, window, &context, index, seeds);
                 match baselines::other_passage(window, usable, seed) {
                     Some(other) => passage.add(&other, window, &context, index, seeds),
