@@ -111,6 +111,15 @@ fn windows_are_rebased_cut_and_spread_over_the_usable_bars() {
     assert!(w.prompt.notes.iter().all(|n| n.end <= 8.0));
     assert_eq!(w.truth[0].start, 8.0);
     assert!(w.truth.iter().all(|n| n.start < 16.0));
+    assert!(
+        w.truth.iter().all(|n| n.end <= 16.0),
+        "cut at the window's end"
+    );
+    let held = Note {
+        end: 30.0,
+        ..w.truth[0]
+    };
+    assert_eq!(w.in_answer([held])[0].end, 16.0, "an answer's notes too");
     assert_eq!(w.prompt.meter, Meter::default());
 
     // The scale's bass notes last a bar; the last prompt bass note ends at the cut.
