@@ -207,7 +207,7 @@ mod tests {
         let meta: ModelMeta = serde_json::from_str(crate::library::DEFAULT_META).unwrap();
         let line = describe(&meta);
         assert!(
-            line.starts_with("2×512 GRU, 8 epochs on 1151 pieces"),
+            line.starts_with("2×512 GRU, 14 epochs on 1151 pieces"),
             "{line}"
         );
     }
