@@ -468,11 +468,8 @@ pub struct Repeats {
     /// Share of the phrase's onsets (after its first) that repeat a pitch of the one
     /// before; `None` (too few onsets to tell): no pull.
     rate: Option<f32>,
-    /// The answer's onsets, and those that repeat a pitch of the onset before.
-    onsets: u32,
-    repeated: u32,
-    /// Step of the answer's latest onset, and whether it repeats the one before.
-    current: Option<(u64, bool)>,
+    /// The answer's onsets, marked where they repeat a pitch of the onset before.
+    counts: MarkedOnsets,
 }
 
 impl Repeats {
@@ -486,7 +483,7 @@ impl Repeats {
     /// [`Guide::NOTES`] count.
     pub fn from_notes(notes: &[(u64, u8)]) -> Self {
         let recent = &notes[notes.len().saturating_sub(Guide::NOTES)..];
-        let mut phrase = Self::default();
+        let mut phrase = MarkedOnsets::default();
         let mut onsets = Onsets::default();
         for &(step, pitch) in recent {
             phrase.strike(step, onsets.previous_at(step) & (1 << (pitch & 127)) != 0);
@@ -494,7 +491,7 @@ impl Repeats {
         }
         // The phrase's first onset has none before it, so it cannot repeat.
         let rate = (phrase.onsets >= Self::MIN_ONSETS)
-            .then(|| phrase.repeated as f32 / (phrase.onsets - 1) as f32);
+            .then(|| phrase.marked as f32 / (phrase.onsets - 1) as f32);
         Self {
             rate,
             ..Self::default()
@@ -510,28 +507,53 @@ impl Repeats {
         };
         // The answer's first onset follows the phrase's last, so every one of its onsets
         // counts, this one included.
-        let onsets = match self.current {
-            Some((s, true)) if s == step => return 0.0,
-            Some((s, false)) if s == step => self.onsets,
-            _ => self.onsets + 1,
+        let onsets = match self.counts.at(step) {
+            Some(true) => return 0.0,
+            Some(false) => self.counts.onsets,
+            None => self.counts.onsets + 1,
         };
-        let ahead = self.repeated as f32 - rate * onsets as f32;
+        let ahead = self.counts.marked as f32 - rate * onsets as f32;
         steer(ahead, Self::PULL, Self::MAX_ONSETS)
     }
 
     /// A note struck at `step`; `repeat`: its pitch was struck at the onset before.
     pub fn strike(&mut self, step: u64, repeat: bool) {
+        self.counts.strike(step, repeat);
+    }
+}
+
+/// Onsets struck, and how many of them are marked (a note of the onset has the mark: it
+/// repeats the onset before, it reaches the bass): a chord is one onset, marked once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct MarkedOnsets {
+    pub(crate) onsets: u32,
+    pub(crate) marked: u32,
+    /// Step of the latest onset, and whether it is marked.
+    current: Option<(u64, bool)>,
+}
+
+impl MarkedOnsets {
+    /// A note struck at `step` (non-decreasing), with the mark or without.
+    pub(crate) fn strike(&mut self, step: u64, mark: bool) {
         match self.current {
             Some((s, true)) if s == step => {}
             Some((s, false)) if s == step => {
-                self.repeated += u32::from(repeat);
-                self.current = Some((s, repeat));
+                self.marked += u32::from(mark);
+                self.current = Some((s, mark));
             }
             _ => {
                 self.onsets += 1;
-                self.repeated += u32::from(repeat);
-                self.current = Some((step, repeat));
+                self.marked += u32::from(mark);
+                self.current = Some((step, mark));
             }
+        }
+    }
+
+    /// Whether the onset at `step` is marked; `None` when nothing was struck there yet.
+    pub(crate) fn at(&self, step: u64) -> Option<bool> {
+        match self.current {
+            Some((s, mark)) if s == step => Some(mark),
+            _ => None,
         }
     }
 }

@@ -176,6 +176,15 @@ fn generated_ons(heard: &[Heard]) -> Vec<&Heard> {
         .collect()
 }
 
+/// Whether JACK's transport rolls, and its frame (0 when it cannot be read).
+fn transport(c: &Client) -> (bool, u64) {
+    let position = c.transport().query().ok();
+    let rolling = position
+        .as_ref()
+        .is_some_and(|p| p.state == jack::TransportState::Rolling);
+    (rolling, position.map_or(0, |p| u64::from(p.pos.frame())))
+}
+
 #[test]
 fn the_standalone_answers_on_time_in_a_jack_server_and_ends_its_notes_on_quit() {
     // Cargo names the binary even when its required feature is off (and a stale one from an
@@ -244,11 +253,7 @@ fn the_standalone_answers_on_time_in_a_jack_server_and_ends_its_notes_on_quit() 
         jack::contrib::ClosureProcessHandler::new(move |c: &Client, ps: &ProcessScope| {
             let clock = u64::from(ps.last_frame_time());
             let n = u64::from(ps.n_frames());
-            let position = c.transport().query().ok();
-            let rolling = position
-                .as_ref()
-                .is_some_and(|p| p.state == jack::TransportState::Rolling);
-            let frame = position.map_or(0, |p| u64::from(p.pos.frame()));
+            let (rolling, frame) = transport(c);
             let mut s = shared.lock().unwrap();
             let mut writer = out.writer(ps);
             let mut due: Vec<(u64, [u8; 3])> = Vec::new();
@@ -278,11 +283,7 @@ fn the_standalone_answers_on_time_in_a_jack_server_and_ends_its_notes_on_quit() 
         let shared = shared.clone();
         jack::contrib::ClosureProcessHandler::new(move |c: &Client, ps: &ProcessScope| {
             let clock = u64::from(ps.last_frame_time());
-            let position = c.transport().query().ok();
-            let rolling = position
-                .as_ref()
-                .is_some_and(|p| p.state == jack::TransportState::Rolling);
-            let frame = position.map_or(0, |p| u64::from(p.pos.frame()));
+            let (rolling, frame) = transport(c);
             let mut s = shared.lock().unwrap();
             s.clock = clock;
             for m in input.iter(ps) {

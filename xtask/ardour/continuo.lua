@@ -50,6 +50,14 @@ local function backend ()
 	be:set_sample_rate (RATE)
 end
 
+-- The session the record stage saved, on the Dummy backend at this stage's buffer size.
+local function open_saved ()
+	backend ()
+	if not load_session (dir, NAME) then
+		fail ("could not load the session in " .. dir)
+	end
+end
+
 local function track (name)
 	for r in Session:get_routes ():iter () do
 		if r:name () == name then
@@ -240,10 +248,7 @@ if stage == "record" then
 	say ("SAVED")
 	close_session ()
 elseif stage == "reopen" then
-	backend ()
-	if not load_session (dir, NAME) then
-		fail ("could not load the session in " .. dir)
-	end
+	open_saved ()
 	local take = track ("Take")
 	report_params (continuo (track ("Phrase")))
 	-- Before the phrase: nothing but silence may reach the recording track.
@@ -255,10 +260,7 @@ elseif stage == "reopen" then
 	report_notes ("again", take, before)
 	close_session ()
 elseif stage == "export" then
-	backend ()
-	if not load_session (dir, NAME) then
-		fail ("could not load the session in " .. dir)
-	end
+	open_saved ()
 	local phrase = track ("Phrase")
 	local proc = continuo (phrase)
 	local enc = ARDOUR.LuaAPI.new_plugin (Session, "Continuo Check Encoder", ARDOUR.PluginType.Lua, "")
@@ -285,10 +287,7 @@ elseif stage == "export" then
 	close_session ()
 elseif stage == "bounce" then
 	-- "Bounce with processing" up to Continuo, into a new MIDI region; reported, not judged.
-	backend ()
-	if not load_session (dir, NAME) then
-		fail ("could not load the session in " .. dir)
-	end
+	open_saved ()
 	local phrase = track ("Phrase")
 	local proc = continuo (phrase)
 	say ("BOUNCEABLE", tostring (phrase:bounceable (proc, true)))

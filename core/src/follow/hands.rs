@@ -1,6 +1,6 @@
 //! The phrase's left hand: how often its onsets reach down into the bass.
 
-use super::steer;
+use super::{steer, MarkedOnsets};
 
 /// How often the phrase's onsets strike a note in its bass (the lowest part of its range),
 /// and how far the answer runs ahead of that or behind: a bias (times
@@ -14,10 +14,8 @@ pub struct Hands {
     split: u8,
     /// The phrase's onsets that reach the bass, per grid step.
     rate: f32,
-    /// The answer's onsets that reached the bass, and the step of its latest onset and
-    /// whether that one has.
-    reached: u32,
-    current: Option<(u64, bool)>,
+    /// The answer's onsets, marked where they reach the bass.
+    reached: MarkedOnsets,
 }
 
 impl Hands {
@@ -44,18 +42,14 @@ impl Hands {
             return Self::default();
         }
         let split = lo + (f32::from(hi - lo) * Self::BASS_SHARE).ceil() as u8;
-        let mut reached = 0u32;
-        let mut last = None;
+        let mut phrase = MarkedOnsets::default();
         for &(step, pitch) in notes {
-            if pitch < split && last != Some(step) {
-                reached += 1;
-                last = Some(step);
-            }
+            phrase.strike(step, pitch < split);
         }
         let first = notes[0].0;
         Self {
             split,
-            rate: reached as f32 / end.saturating_sub(first).max(1) as f32,
+            rate: phrase.marked as f32 / end.saturating_sub(first).max(1) as f32,
             ..Self::default()
         }
     }
@@ -72,28 +66,18 @@ impl Hands {
         if self.split == 0 || !self.in_bass(pitch) {
             return 0.0;
         }
-        if self.current == Some((step, true)) {
+        if self.reached.at(step) == Some(true) {
             return 0.0;
         }
         // Half a bass onset is due at the start, as with the pace.
-        let ahead = self.reached as f32 - (self.rate * step as f32 + 0.5);
+        let ahead = self.reached.marked as f32 - (self.rate * step as f32 + 0.5);
         steer(ahead, Self::PULL, Self::MAX_ONSETS)
     }
 
     /// The answer struck `pitch` at `step`.
     pub fn strike(&mut self, pitch: u8, step: u64) {
-        let reached = self.split != 0 && self.in_bass(pitch);
-        match self.current {
-            Some((s, true)) if s == step => {}
-            Some((s, false)) if s == step => {
-                self.reached += u32::from(reached);
-                self.current = Some((s, reached));
-            }
-            _ => {
-                self.reached += u32::from(reached);
-                self.current = Some((step, reached));
-            }
-        }
+        self.reached
+            .strike(step, self.split != 0 && self.in_bass(pitch));
     }
 }
 
