@@ -121,8 +121,11 @@ impl Follow {
         }
         for id in vocab.time_shift_range() {
             if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
-                logits[id] +=
-                    sampling.follow * self.density.shift_bias(step, u64::from(steps), pace);
+                let to = step + u64::from(steps);
+                logits[id] += sampling.follow
+                    * self
+                        .density
+                        .shift_bias(step, u64::from(steps), pace, self.phases.share(to));
             }
         }
         for (p, id) in vocab.note_off_range().enumerate() {
@@ -302,6 +305,11 @@ impl Density {
     /// brought back within a few onsets, yet can still place a note where it hears one.
     const MAX_ONSETS: f32 = 3.0;
     const MAX_SHIFT_BIAS: f32 = 5.0;
+    /// How sharply a wait's favour falls with its landing's share of the phrase's onsets: at
+    /// 3, a place the phrase strikes half as often as its commonest gets an eighth. Powers
+    /// from 1.5 to 8 measured alike (docs/decisions/steering.md); what counts is that a wait
+    /// to nowhere is not favoured.
+    const LANDING_POWER: i32 = 3;
     /// How far the answer's pace leans from the phrase's toward [`Self::TYPICAL_PER_BEAT`]
     /// (a share of the distance on a log scale). Real continuations do: a phrase's pace
     /// foretells its continuation's only in part (across piano pieces, log notes in the next
@@ -350,15 +358,24 @@ impl Density {
     }
 
     /// Bias on a time shift of `steps` grid steps taken at `step`: positive when waiting that
-    /// long brings the answer back to its pace, negative when it overshoots.
-    pub fn shift_bias(&self, step: u64, steps: u64, scale: f32) -> f32 {
+    /// long brings the answer back to its pace, negative when it overshoots. A wait is only
+    /// favoured as far as it lands where the phrase strikes (`landing`: the phrase's share of
+    /// onsets at that place in the beat, against its commonest, from [`Phases::share`]):
+    /// favouring every wait of the right length led the model to places it would not strike,
+    /// where it ended its notes instead, and the answers' note lengths came off the grid.
+    pub fn shift_bias(&self, step: u64, steps: u64, scale: f32, landing: f32) -> f32 {
         if self.rate <= 0.0 {
             return 0.0;
         }
         let ahead = self.ahead(step, scale);
         let after = ahead - scale * self.rate * steps as f32;
-        (Self::PULL * (ahead.abs() - after.abs()))
-            .clamp(-Self::MAX_SHIFT_BIAS, Self::MAX_SHIFT_BIAS)
+        let bias = (Self::PULL * (ahead.abs() - after.abs()))
+            .clamp(-Self::MAX_SHIFT_BIAS, Self::MAX_SHIFT_BIAS);
+        if bias > 0.0 {
+            bias * landing.powi(Self::LANDING_POWER)
+        } else {
+            bias
+        }
     }
 }
 

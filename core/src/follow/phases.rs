@@ -70,6 +70,12 @@ impl Phases {
         }
     }
 
+    /// How often the phrase strikes at the answer's step `step`'s place in the beat, against
+    /// its commonest place (smoothed, `0..=1`); 1 without a phrase.
+    pub fn share(&self, step: u64) -> f32 {
+        (self.bias(step) / Self::SHARPNESS).exp()
+    }
+
     /// Bias on starting an onset at the answer's step `step`.
     pub fn bias(&self, step: u64) -> f32 {
         if self.steps_per_beat == 0 {

@@ -4,7 +4,7 @@ use super::*;
 fn density_steers_back_to_its_pace_without_overshooting() {
     let none = Density::from_onsets(&[], 10, 24);
     assert_eq!(
-        (none.note_on_bias(5, 1.0), none.shift_bias(5, 24, 1.0)),
+        (none.note_on_bias(5, 1.0), none.shift_bias(5, 24, 1.0, 1.0)),
         (0.0, 0.0)
     );
     // A note a beat (24 steps).
@@ -14,7 +14,7 @@ fn density_steers_back_to_its_pace_without_overshooting() {
     };
     // No notes after two beats: play on, and do not wait any longer.
     assert!(d.note_on_bias(48, 1.0) > 0.0);
-    assert!(d.shift_bias(48, 24, 1.0) < 0.0);
+    assert!(d.shift_bias(48, 24, 1.0, 1.0) < 0.0);
     for s in 0..3 {
         d.strike(s);
     }
@@ -25,7 +25,7 @@ fn density_steers_back_to_its_pace_without_overshooting() {
     // one ahead, so no more notes now; a beat's wait brings it back to the pace, two
     // beats put it as far behind, three further.
     assert!(d.note_on_bias(36, 1.0) < 0.0);
-    let wait = |beats: u64| d.shift_bias(36, beats * 24, 1.0);
+    let wait = |beats: u64| d.shift_bias(36, beats * 24, 1.0, 1.0);
     assert!(wait(1) > 0.0);
     assert!(
         wait(2).abs() < 1e-6 && wait(3) < 0.0,
@@ -45,7 +45,7 @@ fn density_steers_back_to_its_pace_without_overshooting() {
         "bounded"
     );
     assert_eq!(
-        d.shift_bias(36, 8 * 24, 1.0),
+        d.shift_bias(36, 8 * 24, 1.0, 1.0),
         Density::MAX_SHIFT_BIAS,
         "bounded"
     );
@@ -202,6 +202,31 @@ fn onsets_keep_to_the_phrases_grid() {
     let shifted = Phases::from_onsets(&[0, 12], 6, 24, 0);
     assert_eq!(shifted.bias(6), 0.0);
     assert_eq!(Phases::default().bias(5), 0.0);
+}
+
+#[test]
+fn a_wait_that_catches_up_is_favoured_only_where_the_phrase_strikes() {
+    // 8ths from beat 0 (steps 0 and 12 of each beat); the answer, an onset ahead at step 6,
+    // is to wait, but the wait favoured is the one to the 8th at step 12.
+    let steps: Vec<u64> = (0..16).map(|i| i * 12).collect();
+    let phases = Phases::from_onsets(&steps, 0, 24, 0);
+    assert_eq!(phases.share(12), 1.0);
+    assert!(phases.share(9) < 0.1);
+    let mut d = Density {
+        rate: 1.0 / 12.0,
+        ..Density::default()
+    };
+    d.strike(0);
+    d.strike(3);
+    let wait = |to: u64| d.shift_bias(6, to - 6, 1.0, phases.share(to));
+    assert!(wait(12) > 0.0);
+    assert!(
+        wait(9) < wait(12) * 1e-3,
+        "a wait to a place the phrase never strikes"
+    );
+    // Overshooting is held back wherever it lands.
+    assert!(d.shift_bias(6, 96, 1.0, phases.share(96)) < 0.0);
+    assert_eq!(Phases::default().share(5), 1.0, "no phrase, no grid");
 }
 
 #[test]
