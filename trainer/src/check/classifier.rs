@@ -218,6 +218,22 @@ pub fn cross_validated_accuracy(samples: &[Sample], folds: usize, seed: u64) -> 
     (total > 0.0).then(|| right / total)
 }
 
+/// [`cross_validated_accuracy`] averaged over `dealings` deals of the groups to folds, from
+/// seeds `seed`, `seed + 1`, …. Which windows share a fold moves a single dealing's
+/// accuracy: by up to 0.04 between seeds for the same answers on the check's sets, as much
+/// as many a change of settings did.
+pub fn mean_cross_validated_accuracy(
+    samples: &[Sample],
+    folds: usize,
+    dealings: usize,
+    seed: u64,
+) -> Option<f64> {
+    let runs: Vec<f64> = (0..dealings.max(1) as u64)
+        .filter_map(|d| cross_validated_accuracy(samples, folds, seed.wrapping_add(d)))
+        .collect();
+    (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +279,20 @@ mod tests {
         let accuracy = cross_validated_accuracy(&samples, 5, 7).unwrap();
         assert!((0.6..0.9).contains(&accuracy), "{accuracy}");
         assert_eq!(Some(accuracy), cross_validated_accuracy(&samples, 5, 7));
+    }
+
+    #[test]
+    fn dealings_average_what_single_dealings_say() {
+        let samples = two_kinds(30, 4, 0.7, 5);
+        let one = |seed| cross_validated_accuracy(&samples, 5, seed).unwrap();
+        assert_eq!(
+            mean_cross_validated_accuracy(&samples, 5, 1, 7),
+            Some(one(7))
+        );
+        let singles: Vec<f64> = (7..11).map(one).collect();
+        let mean = mean_cross_validated_accuracy(&samples, 5, 4, 7).unwrap();
+        assert!((mean - singles.iter().sum::<f64>() / 4.0).abs() < 1e-12);
+        assert_eq!(mean_cross_validated_accuracy(&samples[..2], 5, 4, 7), None);
     }
 
     #[test]

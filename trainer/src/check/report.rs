@@ -14,6 +14,8 @@ use super::CheckOptions;
 pub struct Classifier {
     /// Cross-validation folds; a window's answers and truth stay in one fold.
     pub folds: usize,
+    /// Deals of windows to folds, the accuracies averaged over them.
+    pub dealings: usize,
     /// Features per passage.
     pub features: usize,
     pub replay: Option<f64>,
@@ -116,8 +118,8 @@ impl fmt::Display for Report {
         let c = &self.classifier;
         writeln!(
             f,
-            "classifier ({}-fold, 0.5 = can't tell from true)",
-            c.folds
+            "classifier ({}-fold, {} dealings averaged, 0.5 = can't tell from true)",
+            c.folds, c.dealings
         )?;
         write!(f, "{:LABEL_WIDTH$}", "  held-out accuracy ↓")?;
         for value in [None, c.replay, c.random, c.other_passage, c.model] {

@@ -31,11 +31,11 @@ use continuo_core::tokens::encode;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use super::classifier::{cross_validated_accuracy, Sample};
+use super::classifier::{mean_cross_validated_accuracy, Sample};
 use super::features::features;
 use super::measures::Context;
 use super::{answer_seed, load_pieces, model_answer, progress_bar, windows, CheckError};
-use super::{CheckOptions, FOLDS, FOLD_SEED};
+use super::{CheckOptions, DEALINGS, FOLDS, FOLD_SEED};
 use crate::data::Skipped;
 use continuo_core::answer::continue_score_with_memory;
 use figures::{Closeness, Material};
@@ -98,7 +98,7 @@ impl Tally {
     /// Held-out accuracy of telling these passages from the player's learned phrases.
     fn accuracy(&self, taught: &[Sample]) -> Option<f64> {
         let samples: Vec<Sample> = self.samples.iter().chain(taught).cloned().collect();
-        cross_validated_accuracy(&samples, FOLDS, FOLD_SEED)
+        mean_cross_validated_accuracy(&samples, FOLDS, DEALINGS, FOLD_SEED)
     }
 
     fn column(&self, label: String, weight: Option<f32>, taught: &[Sample]) -> Column {

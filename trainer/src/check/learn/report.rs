@@ -120,8 +120,9 @@ impl fmt::Display for LearnReport {
         )?;
         writeln!(
             f,
-            "Figures are runs of 3 top-line intervals or 3 onset gaps; shared: found in a learned phrase. Copied run: notes in a row a learned phrase holds, in any transposition. Classifier: {}-fold, telling the column's passages from the learned phrases (0.5 = can't).",
-            crate::check::FOLDS
+            "Figures are runs of 3 top-line intervals or 3 onset gaps; shared: found in a learned phrase. Copied run: notes in a row a learned phrase holds, in any transposition. Classifier: {}-fold, {} dealings averaged, telling the column's passages from the learned phrases (0.5 = can't).",
+            crate::check::FOLDS,
+            crate::check::DEALINGS
         )?;
         if let Some(u) = &self.unchanged {
             writeln!(
