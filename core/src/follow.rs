@@ -121,11 +121,9 @@ impl Follow {
         }
         for id in vocab.time_shift_range() {
             if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
-                let to = step + u64::from(steps);
-                logits[id] += sampling.follow
-                    * self
-                        .density
-                        .shift_bias(step, u64::from(steps), pace, self.phases.share(to));
+                let steps = u64::from(steps);
+                let landing = self.phases.share(step + steps);
+                logits[id] += sampling.follow * self.density.shift_bias(step, steps, pace, landing);
             }
         }
         for (p, id) in vocab.note_off_range().enumerate() {

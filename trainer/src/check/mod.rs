@@ -206,17 +206,7 @@ fn window_at(score: &Score, start: f64, prompt_end: f64, truth_end: f64) -> Wind
             n
         })
         .collect();
-    let truth = score
-        .notes
-        .iter()
-        .filter(|n| n.start >= prompt_end && n.start < truth_end)
-        .map(|n| {
-            let mut n = rebase(n);
-            n.end = n.end.min(truth_end - start);
-            n
-        })
-        .collect();
-    Window {
+    let mut window = Window {
         start,
         prompt_beats,
         answer_beats: truth_end - prompt_end,
@@ -225,8 +215,10 @@ fn window_at(score: &Score, start: f64, prompt_end: f64, truth_end: f64) -> Wind
             bpm: score.bpm,
             meter: meter_from(&score.meter, start),
         },
-        truth,
-    }
+        truth: Vec::new(),
+    };
+    window.truth = window.in_answer(score.notes.iter().map(rebase));
+    window
 }
 
 /// Every window of the piece that starts on a bar line, whose prompt and truth each hold
