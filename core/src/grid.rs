@@ -44,6 +44,20 @@ impl TimeSig {
     pub fn beats_per_bar(self) -> f64 {
         f64::from(self.numerator.max(1)) * 4.0 / f64::from(self.denominator.max(1))
     }
+
+    /// Beats (quarter notes) in the pulse a player counts: a dotted quarter in 6/8, 9/8 and
+    /// 12/8 (compound meters group their 8ths in threes), otherwise the note the denominator
+    /// names: a quarter in 3/4, a half in 2/2, an 8th in 3/8, 5/8 and 7/8.
+    pub fn pulse_beats(self) -> f64 {
+        let note = 4.0 / f64::from(self.denominator.max(1));
+        let compound =
+            self.denominator >= 8 && self.numerator > 3 && self.numerator.is_multiple_of(3);
+        if compound {
+            3.0 * note
+        } else {
+            note
+        }
+    }
 }
 
 /// An event's place on the grid: the model's two position inputs.
@@ -211,6 +225,25 @@ mod tests {
                 bar_beat: 2
             }
         );
+    }
+
+    #[test]
+    fn the_pulse_is_a_dotted_quarter_in_compound_meters() {
+        let sig = |numerator, denominator| TimeSig {
+            numerator,
+            denominator,
+        };
+        assert_eq!(TimeSig::COMMON.pulse_beats(), 1.0);
+        assert_eq!(sig(3, 4).pulse_beats(), 1.0);
+        assert_eq!(sig(2, 2).pulse_beats(), 2.0);
+        for n in [6, 9, 12] {
+            assert_eq!(sig(n, 8).pulse_beats(), 1.5, "{n}/8");
+        }
+        assert_eq!(sig(12, 16).pulse_beats(), 0.75);
+        for n in [3, 5, 7] {
+            assert_eq!(sig(n, 8).pulse_beats(), 0.5, "{n}/8");
+        }
+        assert_eq!(sig(6, 4).pulse_beats(), 1.0);
     }
 
     #[test]

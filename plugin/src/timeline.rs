@@ -59,17 +59,20 @@ impl BlockTime {
 pub enum StartQuantize {
     /// On the next 16th note.
     Sixteenth,
+    /// On the next beat of the meter's pulse ([`TimeSig::pulse_beats`]), counted from the
+    /// bar: in 6/8 an answer starts on a dotted quarter, not between the 8ths of a group.
     Beat,
     Bar,
 }
 
-/// The first allowed start at or after `beat`. `bar_origin` is any beat where a bar starts.
-pub fn quantize_start(beat: f64, q: StartQuantize, bar_origin: f64, beats_per_bar: f64) -> f64 {
+/// The first allowed start at or after `beat`, in bars of `sig`. `bar_origin` is any beat
+/// where a bar starts.
+pub fn quantize_start(beat: f64, q: StartQuantize, bar_origin: f64, sig: TimeSig) -> f64 {
     const EPS: f64 = 1e-6;
     let (origin, unit) = match q {
         StartQuantize::Sixteenth => (0.0, 0.25),
-        StartQuantize::Beat => (0.0, 1.0),
-        StartQuantize::Bar => (bar_origin, beats_per_bar.max(EPS)),
+        StartQuantize::Beat => (bar_origin, sig.pulse_beats()),
+        StartQuantize::Bar => (bar_origin, sig.beats_per_bar().max(EPS)),
     };
     origin + ((beat - origin) / unit - EPS).ceil() * unit
 }
@@ -99,11 +102,33 @@ mod tests {
 
     #[test]
     fn quantization_rounds_up_to_grid() {
-        assert_eq!(quantize_start(5.2, StartQuantize::Beat, 0.0, 4.0), 6.0);
-        assert_eq!(quantize_start(6.0, StartQuantize::Beat, 0.0, 4.0), 6.0);
-        assert_eq!(quantize_start(5.2, StartQuantize::Bar, 0.0, 4.0), 8.0);
-        assert_eq!(quantize_start(5.2, StartQuantize::Bar, 1.0, 3.0), 7.0);
-        assert_eq!(quantize_start(5.3, StartQuantize::Sixteenth, 0.0, 4.0), 5.5);
+        let common = TimeSig::COMMON;
+        let three_four = TimeSig::from_host(Some(3), Some(4));
+        let six_eight = TimeSig::from_host(Some(6), Some(8));
+        assert_eq!(quantize_start(5.2, StartQuantize::Beat, 0.0, common), 6.0);
+        assert_eq!(quantize_start(6.0, StartQuantize::Beat, 0.0, common), 6.0);
+        assert_eq!(quantize_start(5.2, StartQuantize::Bar, 0.0, common), 8.0);
+        assert_eq!(
+            quantize_start(5.2, StartQuantize::Bar, 1.0, three_four),
+            7.0
+        );
+        assert_eq!(
+            quantize_start(5.3, StartQuantize::Sixteenth, 0.0, common),
+            5.5
+        );
+        // In 6/8 the beat is the dotted quarter, counted from the bar.
+        assert_eq!(
+            quantize_start(6.2, StartQuantize::Beat, 0.0, six_eight),
+            7.5
+        );
+        assert_eq!(
+            quantize_start(6.2, StartQuantize::Beat, 1.0, six_eight),
+            7.0
+        );
+        assert_eq!(
+            quantize_start(7.6, StartQuantize::Beat, 0.0, six_eight),
+            9.0
+        );
         assert_eq!(TimeSig::from_host(Some(6), Some(8)).beats_per_bar(), 3.0);
         assert_eq!(TimeSig::from_host(Some(0), Some(0)), TimeSig::COMMON);
         assert_eq!(TimeSig::from_host(None, Some(8)), TimeSig::COMMON);

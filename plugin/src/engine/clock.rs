@@ -106,7 +106,7 @@ impl Clock {
 
     /// The first start allowed by `q` at or after `beat`, on this timeline's bars.
     pub fn start_at_or_after(&self, beat: f64, q: StartQuantize) -> f64 {
-        quantize_start(beat, q, self.bar_origin, self.beats_per_bar())
+        quantize_start(beat, q, self.bar_origin, self.time_sig)
     }
 }
 
