@@ -177,10 +177,14 @@ fn looped(score: &Score, bars: u32) -> Score {
 #[test]
 fn style_prompts_are_two_bars_in_their_meter() {
     let all = styles::all();
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 10);
     for (name, score) in &all {
         let bar = score.meter.sig_at(0.0).beats_per_bar();
-        let expected = if *name == "waltz" { 3.0 } else { 4.0 };
+        let expected = if matches!(*name, "waltz" | "barcarolle") {
+            3.0
+        } else {
+            4.0
+        };
         assert_eq!(bar, expected, "{name}");
         assert!(score.notes.len() >= 8, "{name}");
         assert!(
@@ -245,6 +249,23 @@ fn style_prompts_measure_as_their_styles() {
     let triplets = beat(&styles::triplets());
     assert!(triplets[0] > 0.0 && triplets[8] > 0.0 && triplets[16] > 0.0);
     assert_eq!(triplets[0] + triplets[8] + triplets[16], 1.0);
+    // The barcarolle strikes every 8th of its 6/8 bar and nothing between; the bass only on
+    // the dotted quarters (steps 0 and 36).
+    let barcarolle = styles::barcarolle();
+    let bar = rhythm::bar_histogram(&onsets(&barcarolle.notes), &barcarolle.meter).unwrap();
+    for (step, share) in bar.iter().enumerate() {
+        assert_eq!(*share > 0.0, step < 72 && step % 12 == 0, "step {step}");
+    }
+    let bass: Vec<f64> = barcarolle
+        .notes
+        .iter()
+        .filter(|n| n.pitch < 50)
+        .map(|n| n.start)
+        .collect();
+    assert_eq!(bass, [0.0, 1.5, 3.0, 4.5]);
+    let swing = beat(&styles::swing());
+    assert_eq!(swing[0] + swing[16], 1.0);
+    assert!(swing[16] > 0.25);
 }
 
 #[test]

@@ -198,6 +198,65 @@ pub fn triplets() -> Score {
     score(notes, 80.0, 4, 4)
 }
 
+/// A barcarolle in 6/8: in each dotted quarter the bass, then two 8ths of the chord above
+/// it, under a long-short melody (a quarter and an 8th), C major then G7. Its pulse is the
+/// dotted quarter, two to the bar: the grid a 3/4 answer would break.
+pub fn barcarolle() -> Score {
+    let bars: [[u8; 3]; 2] = [[48, 55, 64], [43, 53, 59]];
+    let melody: [(u8, f64, f64); 8] = [
+        (76, 0.0, 1.0),
+        (74, 1.0, 0.5),
+        (72, 1.5, 1.0),
+        (76, 2.5, 0.5),
+        (74, 3.0, 1.0),
+        (71, 4.0, 0.5),
+        (67, 4.5, 1.0),
+        (74, 5.5, 0.5),
+    ];
+    let mut notes: Vec<Note> = melody
+        .iter()
+        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
+        .collect();
+    for (bar, [bass, mid, top]) in bars.iter().enumerate() {
+        for group in 0..2 {
+            let at = bar as f64 * 3.0 + group as f64 * 1.5;
+            notes.push(note(*bass, at, 1.4, BASS_VELOCITY));
+            notes.push(note(*mid, at + 0.5, 0.45, CHORD_VELOCITY));
+            notes.push(note(*top, at + 1.0, 0.45, CHORD_VELOCITY));
+        }
+    }
+    score(notes, 90.0, 6, 8)
+}
+
+/// A swung 8th-note line (the second of each pair on the last third of the beat) over shell
+/// voicings (root, third, seventh) on beats one and three, F7 then B♭7, in 4/4: swing in
+/// the melody rather than the bass.
+pub fn swing() -> Score {
+    const LINE: [u8; 16] = [
+        69, 72, 74, 77, 75, 74, 72, 69, // F7: A C D F E♭ D C A
+        70, 74, 77, 80, 79, 77, 74, 70, // B♭7: B♭ D F A♭ G F D B♭
+    ];
+    let mut notes: Vec<Note> = LINE
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let beat = (i / 2) as f64;
+            let (start, len) = if i % 2 == 0 {
+                (beat, 2.0 / 3.0)
+            } else {
+                (beat + 2.0 / 3.0, 1.0 / 3.0)
+            };
+            note(p, start, len * 0.9, BASS_VELOCITY)
+        })
+        .collect();
+    for (bar, shell) in [[53u8, 57, 63], [46, 56, 62]].iter().enumerate() {
+        for beat in [0.0, 2.0] {
+            notes.extend(chord(shell, bar as f64 * 4.0 + beat, 1.5));
+        }
+    }
+    score(notes, 144.0, 4, 4)
+}
+
 /// Every style, by name.
 pub fn all() -> Vec<(&'static str, Score)> {
     vec![
@@ -209,5 +268,7 @@ pub fn all() -> Vec<(&'static str, Score)> {
         ("pop I-V-vi-IV", pop()),
         ("16th chords", sixteenth_chords()),
         ("triplets", triplets()),
+        ("barcarolle", barcarolle()),
+        ("swing", swing()),
     ]
 }
