@@ -142,6 +142,23 @@ mod tests {
     }
 
     #[test]
+    fn in_six_eight_the_next_beat_is_the_next_dotted_quarter_of_the_hosts_bars() {
+        let mut c = Clock::default();
+        c.begin(
+            &Transport {
+                time_sig: TimeSig::from_host(Some(6), Some(8)),
+                bar_start_beats: Some(7.0),
+                ..at(Some(8.2), true)
+            },
+            24_000,
+        );
+        // Bars of three beats from beat 7 (a bar of 4/4 and one of 3/4 before, say).
+        assert_eq!(c.start_at_or_after(8.2, StartQuantize::Beat), 8.5);
+        assert_eq!(c.start_at_or_after(8.6, StartQuantize::Beat), 10.0);
+        assert_eq!(c.start_at_or_after(8.2, StartQuantize::Bar), 10.0);
+    }
+
+    #[test]
     fn a_rounded_host_position_continues_the_last_block_exactly() {
         // Blocks of 1000 samples (1/24 beat) from a host that rounds to 1/1920 beat.
         let mut c = Clock::default();
