@@ -368,3 +368,29 @@ fn learning_leaves_held_out_answers_alone_and_a_taught_memory_moves_the_answers(
         std::fs::remove_dir_all(dir).ok();
     }
 }
+
+#[test]
+fn the_styles_check_answers_every_style_and_measures_the_style_against_itself() {
+    let dir = tiny_model("check-styles-report");
+    let options = CheckOptions {
+        seeds: 2,
+        ..Default::default()
+    };
+    let report = continuo_trainer::check::style_answers::check_styles(&dir, &options).unwrap();
+    let names: Vec<&str> = styles::all().iter().map(|(name, _)| *name).collect();
+    let rows: Vec<&str> = report.rows.iter().map(|r| r.name).collect();
+    assert_eq!(rows, names);
+    for row in &report.rows {
+        assert_eq!(row.style.rhythm.onset_in_beat, Some(1.0), "{}", row.name);
+        assert_eq!(row.style.motif.reuse, Some(1.0), "{}", row.name);
+        assert!(row.empty <= 2, "{}", row.name);
+    }
+    let waltz = &report.rows[1];
+    assert!((waltz.style_bass.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    let text = report.to_string();
+    assert!(
+        text.contains("barcarolle") && text.contains("seeds 1 to 2"),
+        "{text}"
+    );
+    assert!(report.to_json().contains("\"answers_bass\""));
+}

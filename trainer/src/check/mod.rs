@@ -11,7 +11,8 @@
 //! is to 0.5, the less an answer gives itself away. Given the folders the model was trained
 //! on, [`copying`] adds how long a run of notes each kind of answer shares with a training
 //! piece. [`learn`] asks another question: how answers take after a player the model does
-//! not know, once the session memory has learned the player's phrases.
+//! not know, once the session memory has learned the player's phrases; [`style_answers`]
+//! how much of each of the [`styles`] prompts its answers keep.
 
 pub mod baselines;
 pub mod classifier;
@@ -25,6 +26,7 @@ pub mod motif;
 pub mod onsets;
 mod report;
 pub mod rhythm;
+pub mod style_answers;
 pub mod styles;
 pub mod texture;
 

@@ -1,5 +1,6 @@
-//! `trainer check`: the continuation check on held-out pieces, or with `--learn` how answers
-//! take after a player once the session memory has learned the player's phrases.
+//! `trainer check`: the continuation check on held-out pieces, with `--learn` how answers
+//! take after a player once the session memory has learned the player's phrases, or with
+//! `--styles` how much of each built-in style prompt the answers keep.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::{within, SamplingArgs};
 use crate::check::learn::{learn_model, LearnOptions};
+use crate::check::style_answers::check_styles;
 use crate::check::{check_model_against, CheckOptions};
 use crate::data::Skipped;
 
@@ -16,7 +18,7 @@ pub struct CheckCmd {
     model: PathBuf,
     /// Folder of held-out .mid/.midi files (searched recursively). With --learn: whether
     /// the answers to its windows stay the same with nothing learned.
-    #[arg(long, required_unless_present = "learn")]
+    #[arg(long, required_unless_present_any = ["learn", "styles"], conflicts_with = "styles")]
     data: Option<PathBuf>,
     /// Prompts per piece, spread evenly over it.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
@@ -39,6 +41,11 @@ pub struct CheckCmd {
     /// taught.
     #[arg(long)]
     learn: bool,
+    /// Answer the built-in style prompts (block chords, a waltz, Alberti bass, a barcarolle
+    /// in 6/8, swing and more), each measured against the style played on, instead of
+    /// held-out pieces.
+    #[arg(long, conflicts_with_all = ["learn", "train"])]
+    styles: bool,
     /// Players per style under --learn, with seeds 1 to N.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(2..=1000))]
     players: u64,
@@ -62,7 +69,10 @@ impl CheckCmd {
             seeds: self.seeds,
             sampling: self.sampling.into(),
         };
-        let (text, json) = if self.learn {
+        let (text, json) = if self.styles {
+            let report = check_styles(&self.model, &check)?;
+            (report.to_string(), report.to_json())
+        } else if self.learn {
             let options = LearnOptions {
                 players: self.players,
                 weights: self.weights,
@@ -117,6 +127,19 @@ mod tests {
             &["--learn", "--weights", "NaN"],
             &["--learn", "--players", "1"],
             &["--learn", "--train", "t"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn styles_need_no_data_and_go_alone() {
+        let cmd = parse(&["--styles", "--seeds", "8"]).unwrap();
+        assert!(cmd.styles && cmd.data.is_none());
+        for bad in [
+            &["--styles", "--data", "d"][..],
+            &["--styles", "--learn"],
+            &["--styles", "--train", "t"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

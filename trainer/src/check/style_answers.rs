@@ -1,0 +1,190 @@
+//! `trainer check --styles`: the model answers each of the [`styles`] prompts, and every
+//! answer is measured against the style played on (its prompt again, two bars later), so
+//! that "chords are answered with chords, the figure and the bass go on, the grid and the
+//! meter hold" read as numbers beside the piano rolls.
+//!
+//! A style prompt is a vamp: the truth it is measured against is the one continuation that
+//! keeps everything, so the numbers say how much of the style an answer keeps, not whether
+//! it is good music (an answer that only repeated the vamp would score best).
+
+use std::fmt;
+use std::path::Path;
+
+use continuo_core::generator::Generator;
+use continuo_core::midi::Note;
+use serde::Serialize;
+
+use super::baselines::replay;
+use super::measures::{Context, MeanMeasures, Measures};
+use super::onsets::{onsets, Onset};
+use super::{load_model, model_answer, styles, CheckError, CheckOptions, Window};
+
+/// A phrase narrower than this (semitones) has no bass part of its own.
+const MIN_RANGE: u8 = 15;
+/// The bass is the lowest share of the prompt's range (as the plugin's `Hands` hears it).
+const BASS_SHARE: f64 = 0.35;
+
+/// One style's answers, measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StyleRow {
+    pub name: &'static str,
+    /// The style played on, against itself: what an answer that keeps everything scores.
+    pub style: Measures,
+    /// The answers' means.
+    pub answers: Measures,
+    /// Share of the prompt's onsets that reach its bass; `None` for a one-hand prompt.
+    pub style_bass: Option<f64>,
+    /// The same share of the answers' onsets (mean over answers with onsets).
+    pub answers_bass: Option<f64>,
+    /// Answers without a note.
+    pub empty: usize,
+}
+
+/// What `trainer check --styles` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StylesReport {
+    pub options: CheckOptions,
+    pub rows: Vec<StyleRow>,
+}
+
+impl StylesReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report is plain data")
+    }
+}
+
+/// Pitches below this are the prompt's bass; `None` for a one-hand prompt.
+fn bass_split(prompt: &[Note]) -> Option<u8> {
+    let lo = prompt.iter().map(|n| n.pitch).min()?;
+    let hi = prompt.iter().map(|n| n.pitch).max()?;
+    (hi - lo >= MIN_RANGE).then(|| lo + (f64::from(hi - lo) * BASS_SHARE).ceil() as u8)
+}
+
+/// Share of `onsets` with a note below `split`; `None` without onsets.
+fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
+    if onsets.is_empty() {
+        return None;
+    }
+    let reaching = onsets
+        .iter()
+        .filter(|o| o.pitches.iter().any(|&p| p < split))
+        .count();
+    Some(reaching as f64 / onsets.len() as f64)
+}
+
+/// The model at `model_path` answers every style prompt with seeds 1..=`options.seeds`.
+pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesReport, CheckError> {
+    let mut generator = Generator::new(load_model(model_path)?, 0);
+    let mut rows = Vec::new();
+    for (name, prompt) in styles::all() {
+        let bars = super::PROMPT_BARS as f64 * prompt.meter.sig_at(0.0).beats_per_bar();
+        let window = Window {
+            start: 0.0,
+            prompt_beats: bars,
+            answer_beats: bars,
+            truth: replay(&prompt.notes, bars),
+            prompt,
+        };
+        let context = Context::new(&window.prompt, bars, bars);
+        let split = bass_split(&window.prompt.notes);
+        let mut answers = MeanMeasures::default();
+        let (mut bass_sum, mut bass_count, mut empty) = (0.0, 0, 0);
+        for seed in 1..=options.seeds {
+            let answer = window.in_answer(model_answer(&mut generator, &window, seed, options)?);
+            empty += usize::from(answer.is_empty());
+            answers.add(&Measures::measure(&answer, &window.truth, &context));
+            if let Some(share) = split.and_then(|s| bass_share(&onsets(&answer), s)) {
+                bass_sum += share;
+                bass_count += 1;
+            }
+        }
+        rows.push(StyleRow {
+            name,
+            style: Measures::measure(&window.truth, &window.truth, &context),
+            answers: answers.mean(),
+            style_bass: split.and_then(|s| bass_share(&context.prompt_onsets, s)),
+            answers_bass: (bass_count > 0).then(|| bass_sum / f64::from(bass_count)),
+            empty,
+        });
+    }
+    Ok(StylesReport {
+        options: options.clone(),
+        rows,
+    })
+}
+
+fn value(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
+impl fmt::Display for StylesReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:16}{:>14}{:>14}{:>8}{:>8}{:>8}{:>8}{:>8}{:>10}",
+            "style",
+            "notes/onset",
+            "bass onsets",
+            "beat",
+            "bar",
+            "ioi",
+            "length",
+            "reuse",
+            "density"
+        )?;
+        for r in &self.rows {
+            let (a, s) = (&r.answers, &r.style);
+            writeln!(
+                f,
+                "{:16}{:>14}{:>14}{:>8}{:>8}{:>8}{:>8}{:>8}{:>10}",
+                r.name,
+                format!(
+                    "{} ({})",
+                    value(a.texture.notes_per_onset),
+                    value(s.texture.notes_per_onset)
+                ),
+                format!("{} ({})", value(r.answers_bass), value(r.style_bass)),
+                value(a.rhythm.onset_in_beat),
+                value(a.rhythm.onset_in_bar),
+                value(a.rhythm.inter_onset),
+                value(a.rhythm.note_length),
+                value(a.motif.reuse),
+                value(a.rhythm.density_gap),
+            )?;
+            if r.empty > 0 {
+                writeln!(f, "  {} of the answers empty", r.empty)?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "each style's answers (seeds 1 to {}) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
+            self.options.seeds
+        )?;
+        writeln!(
+            f,
+            "temperature {}, min-p {}, repeat penalty {}, follow {}",
+            self.options.sampling.temperature,
+            self.options.sampling.min_p,
+            self.options.sampling.repeat_penalty,
+            self.options.sampling.follow
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::metrics::note;
+
+    #[test]
+    fn the_bass_is_the_lowest_third_of_a_wide_prompt() {
+        let wide = [note(36, 0.0), note(72, 0.0), note(60, 1.0)];
+        // 36 semitones wide: the bass lies below 36 + ceil(12.6) = 49.
+        assert_eq!(bass_split(&wide), Some(49));
+        assert_eq!(bass_share(&onsets(&wide), 49), Some(0.5));
+        assert_eq!(bass_share(&[], 49), None);
+        let one_hand = [note(60, 0.0), note(72, 1.0)];
+        assert_eq!(bass_split(&one_hand), None);
+    }
+}
