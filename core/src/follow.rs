@@ -119,6 +119,8 @@ impl Follow {
         for l in notes.iter_mut() {
             *l += when;
         }
+        self.phases
+            .share_out_waits(&mut logits[vocab.time_shift_range()], step, sampling.follow);
         for id in vocab.time_shift_range() {
             if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
                 let steps = u64::from(steps);

@@ -36,6 +36,8 @@ impl Phases {
     pub(super) const SHARPNESS: f32 = 5.0;
     /// The most a note is held back for an unheard position (nats).
     pub(super) const MAX_PENALTY: f32 = 15.0;
+    /// Share of [`Self::bias`] that a wait gets for where it lands ([`Self::share_out_waits`]).
+    pub(super) const WAIT_SHARE: f32 = 0.25;
 
     /// From the steps of the context's note-ons (from `origin`, the grid step of the
     /// context's step 0), for an answer whose step 0 is grid step `answer_origin`.
@@ -74,6 +76,31 @@ impl Phases {
     /// its commonest place (smoothed, `0..=1`); 1 without a phrase.
     pub fn share(&self, step: u64) -> f32 {
         (self.bias(step) / Self::SHARPNESS).exp()
+    }
+
+    /// Shares out among the waits (`shifts`, the time-shift logits: `shifts[k]` waits `k + 1`
+    /// steps from the answer's step `step`) the probability the model gives to waiting, by
+    /// where each lands: toward the places the phrase strikes, `weight` (*Follow phrase*)
+    /// times [`Self::WAIT_SHARE`] of the onset's bias there. The model places its next onset
+    /// when it chooses how long to wait; held back only on the note-on, it had waited to a
+    /// place off the phrase's grid and struck there anyway (a waltz answered with 8ths off
+    /// the beat). Whether to wait at all stays the model's and the pace's, so a note may
+    /// still end off the grid and chords do not thicken for want of a wait.
+    pub fn share_out_waits(&self, shifts: &mut [f32], step: u64, weight: f32) {
+        if self.steps_per_beat == 0 || weight <= 0.0 {
+            return;
+        }
+        let before = super::log_sum_exp(shifts);
+        let pull = weight * Self::WAIT_SHARE;
+        for (k, l) in shifts.iter_mut().enumerate() {
+            *l += pull * self.bias(step + k as u64 + 1);
+        }
+        let moved = super::log_sum_exp(shifts) - before;
+        if moved.is_finite() {
+            for l in shifts.iter_mut() {
+                *l -= moved;
+            }
+        }
     }
 
     /// Bias on starting an onset at the answer's step `step`.

@@ -326,3 +326,29 @@ fn figures_go_on_as_the_phrase_went_on() {
     );
     assert!(none.iter().all(|&l| l == 0.0), "too short a phrase");
 }
+
+#[test]
+fn waits_are_shared_out_toward_where_the_phrase_strikes() {
+    // Quarter notes: of the waits from the beat, the one to the next beat gains on the one
+    // to the 8th between, while waiting as a whole stays as likely as the model made it.
+    let steps: Vec<u64> = (0..8).map(|i| i * 24).collect();
+    let phases = Phases::from_onsets(&steps, 0, 24, 0);
+    let mut shifts = vec![0.0f32; 48];
+    let before = log_sum_exp(&shifts);
+    phases.share_out_waits(&mut shifts, 0, 0.5);
+    assert!((log_sum_exp(&shifts) - before).abs() < 1e-4);
+    assert!(
+        shifts[23] > shifts[11] + 1.0,
+        "a beat's wait against an 8th's"
+    );
+    assert!(
+        (shifts[23] - shifts[47]).abs() < 1e-6,
+        "one beat or two alike"
+    );
+    // No phrase, or Follow phrase at 0: nothing moves.
+    for (phases, weight) in [(Phases::default(), 0.5), (phases, 0.0)] {
+        let mut flat = vec![0.0f32; 48];
+        phases.share_out_waits(&mut flat, 0, weight);
+        assert!(flat.iter().all(|&x| x == 0.0));
+    }
+}
