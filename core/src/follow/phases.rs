@@ -1,8 +1,9 @@
 //! The phrase's grid: where in the beat its onsets fall.
 
 /// Where in the beat the phrase strikes: a bias (times [`Sampling::follow`](crate::sampling::Sampling)) against starting
-/// an onset where the phrase never does, so a 16th-note phrase is answered on 16ths and a
-/// triplet phrase on triplets, not on a grid shifted by a step.
+/// an onset where the phrase never does, and against waiting until there, so a 16th-note
+/// phrase is answered on 16ths and a triplet phrase on triplets, not on a grid shifted by a
+/// step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phases {
     /// Log share of the phrase's onsets at each step of the beat, against the commonest
@@ -37,6 +38,8 @@ impl Phases {
     /// The most a note is held back for an unheard position (nats).
     pub(super) const MAX_PENALTY: f32 = 15.0;
     /// Share of [`Self::bias`] that a wait gets for where it lands ([`Self::share_out_waits`]).
+    /// At 0.5 the waltz and the barcarolle kept their grid throughout, but a swung line and
+    /// the boogie lost theirs (docs/decisions/steering.md).
     pub(super) const WAIT_SHARE: f32 = 0.25;
 
     /// From the steps of the context's note-ons (from `origin`, the grid step of the
@@ -85,7 +88,8 @@ impl Phases {
     /// when it chooses how long to wait; held back only on the note-on, it had waited to a
     /// place off the phrase's grid and struck there anyway (a waltz answered with 8ths off
     /// the beat). Whether to wait at all stays the model's and the pace's, so a note may
-    /// still end off the grid and chords do not thicken for want of a wait.
+    /// still end off the grid; biasing each wait on its own instead pushed what it took
+    /// from waiting into thicker chords.
     pub fn share_out_waits(&self, shifts: &mut [f32], step: u64, weight: f32) {
         if self.steps_per_beat == 0 || weight <= 0.0 {
             return;
