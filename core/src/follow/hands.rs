@@ -32,16 +32,9 @@ impl Hands {
     /// From the context's note-ons as (grid step, pitch), oldest first, and the grid step
     /// its pace is measured to.
     pub fn from_notes(notes: &[(u64, u8)], end: u64) -> Self {
-        let (Some(lo), Some(hi)) = (
-            notes.iter().map(|&(_, p)| p).min(),
-            notes.iter().map(|&(_, p)| p).max(),
-        ) else {
+        let Some(split) = Self::bass_split(notes.iter().map(|&(_, p)| p)) else {
             return Self::default();
         };
-        if hi - lo < Self::MIN_RANGE {
-            return Self::default();
-        }
-        let split = lo + (f32::from(hi - lo) * Self::BASS_SHARE).ceil() as u8;
         let mut phrase = MarkedOnsets::default();
         for &(step, pitch) in notes {
             phrase.strike(step, pitch < split);
@@ -52,6 +45,15 @@ impl Hands {
             rate: phrase.marked as f32 / end.saturating_sub(first).max(1) as f32,
             ..Self::default()
         }
+    }
+
+    /// Pitches below this are the bass of a phrase of `pitches`; `None` for a phrase too
+    /// narrow to have one (one hand) or without notes.
+    pub fn bass_split(pitches: impl IntoIterator<Item = u8> + Clone) -> Option<u8> {
+        let lo = pitches.clone().into_iter().min()?;
+        let hi = pitches.into_iter().max()?;
+        (hi - lo >= Self::MIN_RANGE)
+            .then(|| lo + (f32::from(hi - lo) * Self::BASS_SHARE).ceil() as u8)
     }
 
     /// Whether `pitch` is in the phrase's bass.

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::path::Path;
 
+use continuo_core::follow::Hands;
 use continuo_core::generator::Generator;
 use continuo_core::midi::Note;
 use serde::Serialize;
@@ -17,12 +18,8 @@ use serde::Serialize;
 use super::baselines::replay;
 use super::measures::{Context, MeanMeasures, Measures};
 use super::onsets::{onsets, Onset};
+use super::report::SamplingLine;
 use super::{load_model, model_answer, styles, CheckError, CheckOptions, Window};
-
-/// A phrase narrower than this (semitones) has no bass part of its own.
-const MIN_RANGE: u8 = 15;
-/// The bass is the lowest share of the prompt's range (as the plugin's `Hands` hears it).
-const BASS_SHARE: f64 = 0.35;
 
 /// One style's answers, measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,11 +50,10 @@ impl StylesReport {
     }
 }
 
-/// Pitches below this are the prompt's bass; `None` for a one-hand prompt.
+/// Pitches below this are the prompt's bass, as the plugin's `Hands` hears it; `None` for a
+/// one-hand prompt.
 fn bass_split(prompt: &[Note]) -> Option<u8> {
-    let lo = prompt.iter().map(|n| n.pitch).min()?;
-    let hi = prompt.iter().map(|n| n.pitch).max()?;
-    (hi - lo >= MIN_RANGE).then(|| lo + (f64::from(hi - lo) * BASS_SHARE).ceil() as u8)
+    Hands::bass_split(prompt.iter().map(|n| n.pitch))
 }
 
 /// Share of `onsets` with a note below `split`; `None` without onsets.
@@ -161,14 +157,7 @@ impl fmt::Display for StylesReport {
             "each style's answers (seeds 1 to {}) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
             self.options.seeds
         )?;
-        writeln!(
-            f,
-            "temperature {}, min-p {}, repeat penalty {}, follow {}",
-            self.options.sampling.temperature,
-            self.options.sampling.min_p,
-            self.options.sampling.repeat_penalty,
-            self.options.sampling.follow
-        )
+        writeln!(f, "{}", SamplingLine(&self.options.sampling))
     }
 }
 
