@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use continuo_core::sampling::Sampling;
 use serde::Serialize;
 
 use super::copying::{Copying, Runs};
@@ -60,6 +61,20 @@ pub struct Report {
 impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report is plain data")
+    }
+}
+
+/// The sampling settings a report's answers were drawn with, as its last line names them.
+pub(crate) struct SamplingLine<'a>(pub &'a Sampling);
+
+impl fmt::Display for SamplingLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        write!(
+            f,
+            "temperature {}, min-p {}, repeat penalty {}, follow {}",
+            s.temperature, s.min_p, s.repeat_penalty, s.follow
+        )
     }
 }
 
@@ -173,11 +188,8 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "↑ higher is better, ↓ lower is better, ≈ closest to true is best; temperature {}, min-p {}, repeat penalty {}, follow {}",
-            self.options.sampling.temperature,
-            self.options.sampling.min_p,
-            self.options.sampling.repeat_penalty,
-            self.options.sampling.follow
+            "↑ higher is better, ↓ lower is better, ≈ closest to true is best; {}",
+            SamplingLine(&self.options.sampling)
         )
     }
 }

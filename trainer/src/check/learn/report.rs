@@ -131,11 +131,10 @@ impl fmt::Display for LearnReport {
                 u.same_with_empty_memory, u.answers, u.same_at_weight_zero, u.answers
             )?;
         }
-        let s = &self.options.sampling;
         writeln!(
             f,
-            "↑ higher is closer to the player, ↓ lower is closer, ≈ read against the next phrase; temperature {}, min-p {}, repeat penalty {}, follow {}",
-            s.temperature, s.min_p, s.repeat_penalty, s.follow
+            "↑ higher is closer to the player, ↓ lower is closer, ≈ read against the next phrase; {}",
+            crate::check::report::SamplingLine(&self.options.sampling)
         )
     }
 }
