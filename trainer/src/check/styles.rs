@@ -92,6 +92,17 @@ pub fn alberti() -> Score {
     score(notes, 110.0, 4, 4)
 }
 
+/// The `i`th of a run of swung 8ths from beat 0, as (start, length) in beats: the first of
+/// each pair on the beat for two thirds of it, the second on its last third.
+fn swung_eighth(i: usize) -> (f64, f64) {
+    let beat = (i / 2) as f64;
+    if i.is_multiple_of(2) {
+        (beat, 2.0 / 3.0)
+    } else {
+        (beat + 2.0 / 3.0, 1.0 / 3.0)
+    }
+}
+
 /// A boogie-woogie bass in swung 8ths (the second of each pair on the last third of the
 /// beat), up and down a C6 arpeggio with the flat seventh, then the same on F, in 4/4.
 pub fn boogie() -> Score {
@@ -101,13 +112,13 @@ pub fn boogie() -> Score {
         .enumerate()
         .flat_map(|(bar, &root)| {
             LINE.iter().enumerate().map(move |(i, &step)| {
-                let beat = (bar * 4 + i / 2) as f64;
-                let (start, len) = if i % 2 == 0 {
-                    (beat, 2.0 / 3.0)
-                } else {
-                    (beat + 2.0 / 3.0, 1.0 / 3.0)
-                };
-                note(root + step, start, len * 0.95, BASS_VELOCITY)
+                let (start, len) = swung_eighth(i);
+                note(
+                    root + step,
+                    (bar * 4) as f64 + start,
+                    len * 0.95,
+                    BASS_VELOCITY,
+                )
             })
         })
         .collect();
@@ -240,12 +251,7 @@ pub fn swing() -> Score {
         .iter()
         .enumerate()
         .map(|(i, &p)| {
-            let beat = (i / 2) as f64;
-            let (start, len) = if i % 2 == 0 {
-                (beat, 2.0 / 3.0)
-            } else {
-                (beat + 2.0 / 3.0, 1.0 / 3.0)
-            };
+            let (start, len) = swung_eighth(i);
             note(p, start, len * 0.9, BASS_VELOCITY)
         })
         .collect();
