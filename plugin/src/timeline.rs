@@ -105,30 +105,25 @@ mod tests {
         let common = TimeSig::COMMON;
         let three_four = TimeSig::from_host(Some(3), Some(4));
         let six_eight = TimeSig::from_host(Some(6), Some(8));
-        assert_eq!(quantize_start(5.2, StartQuantize::Beat, 0.0, common), 6.0);
-        assert_eq!(quantize_start(6.0, StartQuantize::Beat, 0.0, common), 6.0);
-        assert_eq!(quantize_start(5.2, StartQuantize::Bar, 0.0, common), 8.0);
-        assert_eq!(
-            quantize_start(5.2, StartQuantize::Bar, 1.0, three_four),
-            7.0
-        );
-        assert_eq!(
-            quantize_start(5.3, StartQuantize::Sixteenth, 0.0, common),
-            5.5
-        );
-        // In 6/8 the beat is the dotted quarter, counted from the bar.
-        assert_eq!(
-            quantize_start(6.2, StartQuantize::Beat, 0.0, six_eight),
-            7.5
-        );
-        assert_eq!(
-            quantize_start(6.2, StartQuantize::Beat, 1.0, six_eight),
-            7.0
-        );
-        assert_eq!(
-            quantize_start(7.6, StartQuantize::Beat, 0.0, six_eight),
-            9.0
-        );
+        use StartQuantize::{Bar, Beat, Sixteenth};
+        // (beat, quantize, bar origin, meter, start); in 6/8 the beat is the dotted quarter,
+        // counted from the bar.
+        for (beat, q, origin, sig, start) in [
+            (5.2, Beat, 0.0, common, 6.0),
+            (6.0, Beat, 0.0, common, 6.0),
+            (5.2, Bar, 0.0, common, 8.0),
+            (5.2, Bar, 1.0, three_four, 7.0),
+            (5.3, Sixteenth, 0.0, common, 5.5),
+            (6.2, Beat, 0.0, six_eight, 7.5),
+            (6.2, Beat, 1.0, six_eight, 7.0),
+            (7.6, Beat, 0.0, six_eight, 9.0),
+        ] {
+            assert_eq!(
+                quantize_start(beat, q, origin, sig),
+                start,
+                "{beat} {q:?} {sig:?}"
+            );
+        }
         assert_eq!(TimeSig::from_host(Some(6), Some(8)).beats_per_bar(), 3.0);
         assert_eq!(TimeSig::from_host(Some(0), Some(0)), TimeSig::COMMON);
         assert_eq!(TimeSig::from_host(None, Some(8)), TimeSig::COMMON);
