@@ -6,7 +6,7 @@ use crate::grid::{Meter, Position, Tracker};
 use crate::memory::{History, Memory};
 use crate::runtime::{Model, RuntimeError};
 use crate::sampling::{sample, Rng, Sampling};
-use crate::tokens::{Decoder, NoteEvent};
+use crate::tokens::{push_time_shift, Decoder, NoteEvent};
 use crate::vocab::Token;
 
 /// What the model read ahead of time ([`Generator::prepare`]), and its state and logits after.
@@ -274,6 +274,19 @@ impl Generator {
         self.decoder.feed(token, emit);
         self.read(&[id as u32])?;
         Ok(Some(token))
+    }
+
+    /// Time passes to grid step `step` in silence, without a draw: the model reads the rest
+    /// as played. Nothing if `step` is not ahead.
+    pub fn rest_until(&mut self, step: u64) -> Result<(), RuntimeError> {
+        let vocab = self.model.meta().vocab;
+        let mut rest = Vec::new();
+        push_time_shift(&mut rest, step.saturating_sub(self.decoder.step()), &vocab);
+        for &t in &rest {
+            self.decoder.feed(t, |_| {});
+        }
+        let ids: Vec<u32> = rest.iter().map(|&t| vocab.encode(t) as u32).collect();
+        self.read(&ids)
     }
 
     /// Time generated so far, in grid steps.

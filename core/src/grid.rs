@@ -60,6 +60,14 @@ impl TimeSig {
     }
 }
 
+/// The first beat at or after `beat` on a grid of `unit` beats through `origin` (beats a
+/// hair past a grid line, from rounding, count as on it): where an answer quantized to that
+/// grid may start.
+pub fn next_on_grid(beat: f64, unit: f64, origin: f64) -> f64 {
+    const EPS: f64 = 1e-6;
+    origin + ((beat - origin) / unit - EPS).ceil() * unit
+}
+
 /// An event's place on the grid: the model's two position inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {

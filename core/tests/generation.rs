@@ -189,6 +189,59 @@ fn answers_follow_the_phrases_pace_and_its_habit_of_repeating() {
     );
 }
 
+#[test]
+fn an_answer_after_a_pause_is_heard_from_its_start() {
+    // An Alberti figure in 8ths, then a pause of a beat and a half: the model reads the first
+    // half beat as a rest and plays the last beat in its head.
+    let prompt = phrase(&[48, 55, 52, 55, 48, 55, 52, 55], 0.5);
+    let start = 5.5;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/chopin");
+    for seed in 1..=4 {
+        let model = Model::load(&dir, &RuntimeOptions::default()).expect("the shipped model");
+        let mut generator = Generator::new(model, seed);
+        let meter = Meter::default();
+        let mut answer =
+            Continuation::start(&mut generator, &prompt, &meter, Some(start), 4.0).expect("primed");
+        let mut sounding = [false; 128];
+        let mut notes = Vec::new();
+        answer
+            .generate(
+                &mut generator,
+                f64::INFINITY,
+                10_000,
+                &Constraints::answer_default(),
+                &Sampling::default(),
+                |ev| {
+                    assert!(
+                        ev.beat >= start,
+                        "seed {seed}: heard before the start: {ev:?}"
+                    );
+                    let p = usize::from(ev.pitch);
+                    if ev.velocity > 0 {
+                        sounding[p] = true;
+                    } else {
+                        assert!(
+                            sounding[p],
+                            "seed {seed}: the end of a note not heard: {ev:?}"
+                        );
+                        sounding[p] = false;
+                    }
+                    notes.extend(ev.ended);
+                },
+            )
+            .unwrap();
+        assert!(answer.is_finished());
+        assert!(
+            !sounding.contains(&true),
+            "seed {seed}: a note left sounding"
+        );
+        assert!(!notes.is_empty(), "seed {seed}: nothing heard");
+        for n in &notes {
+            assert!(n.start >= start && n.end > n.start, "seed {seed}: {n:?}");
+        }
+    }
+}
+
 /// How an answer is generated in [`recalled`].
 #[derive(Clone, Copy, PartialEq)]
 enum Recall {

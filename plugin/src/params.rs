@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::constraints::DEFAULT_LONGEST_NOTE_BEATS;
 use continuo_core::music::Scale;
 use continuo_core::runtime::Provider;
@@ -294,7 +295,7 @@ impl ContinuoParams {
                 .with_unit(" bars"),
             silence_beats: FloatParam::new(
                 "Silence trigger",
-                1.0,
+                DEFAULT_SILENCE_BEATS as f32,
                 FloatRange::Linear {
                     min: 0.25,
                     max: 8.0,

@@ -68,15 +68,15 @@ pub enum StartQuantize {
 /// The first allowed start at or after `beat`, in bars of `sig`. `bar_origin` is any beat
 /// where a bar starts.
 pub fn quantize_start(beat: f64, q: StartQuantize, bar_origin: f64, sig: TimeSig) -> f64 {
-    const EPS: f64 = 1e-6;
     let (origin, unit) = match q {
         StartQuantize::Sixteenth => (0.0, 0.25),
         StartQuantize::Beat => (bar_origin, sig.pulse_beats()),
-        StartQuantize::Bar => (bar_origin, sig.beats_per_bar().max(EPS)),
+        StartQuantize::Bar => (bar_origin, sig.beats_per_bar().max(1e-6)),
     };
-    origin + ((beat - origin) / unit - EPS).ceil() * unit
+    next_on_grid(beat, unit, origin)
 }
 
+use continuo_core::grid::next_on_grid;
 pub use continuo_core::grid::TimeSig;
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use crossbeam_channel::{Receiver, Sender};
 
 mod clock;
@@ -67,7 +68,7 @@ impl Default for Settings {
         Self {
             enabled: true,
             pass_through: true,
-            silence_beats: 1.0,
+            silence_beats: DEFAULT_SILENCE_BEATS,
             length_bars: 2,
             quantize: StartQuantize::Beat,
             velocity_scale: 1.0,

@@ -1,7 +1,11 @@
 //! `trainer check --styles`: the model answers each of the [`styles`] prompts, and every
-//! answer is measured against the style played on (its prompt again, two bars later), so
+//! answer is measured against the style played on (its prompt again, and again), so
 //! that "chords are answered with chords, the figure and the bass go on, the grid and the
 //! meter hold" read as numbers beside the piano rolls.
+//!
+//! The answers start as the plugin's do with its default settings: on the next beat of the
+//! meter's pulse once the prompt has been silent for the *Silence trigger*
+//! ([`DEFAULT_SILENCE_BEATS`]). So they show what a player hears, the pause included.
 //!
 //! A style prompt is a vamp: the truth it is measured against is the one continuation that
 //! keeps everything, so the numbers say how much of the style an answer keeps, not whether
@@ -10,9 +14,11 @@
 use std::fmt;
 use std::path::Path;
 
+use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::follow::Hands;
 use continuo_core::generator::Generator;
-use continuo_core::midi::Note;
+use continuo_core::grid::next_on_grid;
+use continuo_core::midi::{Note, Score};
 use serde::Serialize;
 
 use super::baselines::replay;
@@ -68,19 +74,30 @@ fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
     Some(reaching as f64 / onsets.len() as f64)
 }
 
+/// Where the plugin, with its default settings, starts its answer to `prompt`.
+fn plugin_start(prompt: &Score) -> f64 {
+    let silent_from = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
+    let pulse = prompt.meter.sig_at(silent_from).pulse_beats();
+    next_on_grid(silent_from + DEFAULT_SILENCE_BEATS, pulse, 0.0)
+}
+
 /// The model at `model_path` answers every style prompt with seeds 1..=`options.seeds`.
 pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesReport, CheckError> {
     let mut generator = Generator::new(load_model(model_path)?, 0);
     let mut rows = Vec::new();
     for (name, prompt) in styles::all() {
         let bars = super::PROMPT_BARS as f64 * prompt.meter.sig_at(0.0).beats_per_bar();
-        let window = Window {
+        // The answer's bars start where the plugin's answer would; the style goes on under
+        // the pause, in phase with the prompt.
+        let mut window = Window {
             start: 0.0,
-            prompt_beats: bars,
+            prompt_beats: plugin_start(&prompt),
             answer_beats: bars,
-            truth: replay(&prompt.notes, bars),
+            truth: Vec::new(),
             prompt,
         };
+        let played_on = [1.0, 2.0].map(|times| replay(&window.prompt.notes, times * bars));
+        window.truth = window.in_answer(played_on.concat());
         let context = Context::new(&window.prompt, bars, bars);
         let split = bass_split(&window.prompt.notes);
         let mut answers = MeanMeasures::default();
@@ -154,7 +171,7 @@ impl fmt::Display for StylesReport {
         writeln!(f)?;
         writeln!(
             f,
-            "each style's answers (seeds 1 to {}) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
+            "each style's answers (seeds 1 to {}, starting where the plugin's do: the next beat a beat after the prompt ends) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
             self.options.seeds
         )?;
         writeln!(f, "{}", SamplingLine(&self.options.sampling))
