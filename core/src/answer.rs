@@ -5,7 +5,7 @@
 
 use crate::constraints::Constraints;
 use crate::generator::Generator;
-use crate::grid::{step_of, Meter};
+use crate::grid::{read_on_grid, step_of, Meter};
 use crate::memory::Memory;
 use crate::midi::{sort_notes, Note, Score};
 use crate::runtime::RuntimeError;
@@ -57,7 +57,8 @@ impl Conversation {
     /// and the oldest notes go where the whole would not fit [`MAX_CONTEXT_TOKENS`]. Returns
     /// the context of the phrase's answer.
     pub fn add_phrase(&mut self, phrase: impl IntoIterator<Item = Note>, vocab: &Vocab) -> &[Note] {
-        let phrase: Vec<Note> = phrase.into_iter().collect();
+        let mut phrase: Vec<Note> = phrase.into_iter().collect();
+        read_on_grid(&mut phrase);
         let last_end = self.notes.iter().map(|n| n.end).fold(f64::MIN, f64::max);
         let first_start = phrase.iter().map(|n| n.start).fold(f64::MAX, f64::min);
         if first_start - last_end > CONVERSATION_GAP_BEATS {

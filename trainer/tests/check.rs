@@ -7,6 +7,7 @@ use burn::prelude::*;
 use continuo_core::constraints::Constraints;
 use continuo_core::contract::{Architecture, ModelMeta};
 use continuo_core::generator::Generator;
+use continuo_core::grid::read_on_grid;
 use continuo_core::midi::{write_midi, Note, Score};
 use continuo_core::runtime::{Model, RuntimeOptions};
 use continuo_core::sampling::Sampling;
@@ -89,6 +90,7 @@ fn check_answers_every_window_with_the_model_the_same_way_twice() {
             temperature: 1.0,
             ..Default::default()
         },
+        ..Default::default()
     };
     let (report, skipped) = check_model(&model, &data, &options).unwrap();
     assert_eq!(skipped.len(), 1);
@@ -204,6 +206,31 @@ fn style_prompts_are_two_bars_in_their_meter() {
         let m = Measures::measure(&again, &again, &context);
         assert_eq!(m.motif.reuse, Some(1.0), "{name}");
         assert_eq!(m.rhythm.onset_in_bar, Some(1.0), "{name}");
+    }
+}
+
+#[test]
+fn a_style_played_by_hand_is_off_its_grid_and_read_back_onto_it() {
+    let starts = |notes: &[Note]| -> Vec<(i64, usize)> {
+        onsets(notes)
+            .iter()
+            .map(|o| (o.step, o.pitches.len()))
+            .collect()
+    };
+    for (name, written) in styles::all() {
+        assert_eq!(styles::played_by_hand(&written, 0.0, 1), written, "{name}");
+        let played = styles::played_by_hand(&written, 0.02, 1);
+        assert_eq!(played, styles::played_by_hand(&written, 0.02, 1), "{name}");
+        assert_ne!(starts(&played.notes), starts(&written.notes), "{name}");
+        let mut read = played.notes.clone();
+        read_on_grid(&mut read);
+        let (read, written) = (starts(&read), starts(&written.notes));
+        let kept = written.iter().filter(|o| read.contains(o)).count();
+        assert!(
+            kept as f64 >= 0.9 * written.len() as f64,
+            "{name}: {kept} of {} onsets read back as written: {read:?}",
+            written.len()
+        );
     }
 }
 
@@ -340,6 +367,7 @@ fn learning_leaves_held_out_answers_alone_and_a_taught_memory_moves_the_answers(
         windows: 3,
         seeds: 2,
         sampling: options.sampling,
+        ..Default::default()
     };
     let (report, skipped) = learn_model(&model, Some((&data, &check)), &options).unwrap();
     assert!(skipped.is_empty());
@@ -396,4 +424,17 @@ fn the_styles_check_answers_every_style_and_measures_the_style_against_itself() 
         "{text}"
     );
     assert!(report.to_json().contains("\"answers_bass\""));
+
+    // Played by hand, the prompts the model reads change; the styles they are measured
+    // against do not.
+    let by_hand = CheckOptions {
+        jitter: 0.02,
+        ..options
+    };
+    let played = continuo_trainer::check::style_answers::check_styles(&dir, &by_hand).unwrap();
+    for (a, b) in played.rows.iter().zip(&report.rows) {
+        assert_eq!(a.style, b.style, "{}", a.name);
+        assert_eq!(a.style_bass, b.style_bass, "{}", a.name);
+    }
+    assert!(played.to_string().contains("played by hand"));
 }

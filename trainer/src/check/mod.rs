@@ -102,6 +102,9 @@ pub struct CheckOptions {
     /// Answers per window, with seeds 1..=`seeds`.
     pub seeds: u64,
     pub sampling: Sampling,
+    /// Under `--styles`: the style prompts played by hand, each onset off its written time
+    /// by a normal draw of this many beats (see [`styles::played_by_hand`]); 0 as written.
+    pub jitter: f64,
 }
 
 impl Default for CheckOptions {
@@ -110,6 +113,7 @@ impl Default for CheckOptions {
             windows: 4,
             seeds: 3,
             sampling: Sampling::default(),
+            jitter: 0.0,
         }
     }
 }

@@ -85,8 +85,15 @@ fn plugin_start(prompt: &Score) -> f64 {
 pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesReport, CheckError> {
     let mut generator = Generator::new(load_model(model_path)?, 0);
     let mut rows = Vec::new();
-    for (name, prompt) in styles::all() {
-        let bars = super::PROMPT_BARS as f64 * prompt.meter.sig_at(0.0).beats_per_bar();
+    for (name, written) in styles::all() {
+        let bars = super::PROMPT_BARS as f64 * written.meter.sig_at(0.0).beats_per_bar();
+        // Played by hand, the prompt is what the model reads; the style played on is the
+        // written one, so the measures say how much of the style came through.
+        let prompt = if options.jitter > 0.0 {
+            styles::played_by_hand(&written, options.jitter, 1)
+        } else {
+            written.clone()
+        };
         // The answer's bars start where the plugin's answer would; the style goes on under
         // the pause, in phase with the prompt.
         let mut window = Window {
@@ -96,10 +103,10 @@ pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesR
             truth: Vec::new(),
             prompt,
         };
-        let played_on = [1.0, 2.0].map(|times| replay(&window.prompt.notes, times * bars));
+        let played_on = [1.0, 2.0].map(|times| replay(&written.notes, times * bars));
         window.truth = window.in_answer(played_on.concat());
-        let context = Context::new(&window.prompt, bars, bars);
-        let split = bass_split(&window.prompt.notes);
+        let context = Context::new(&written, bars, bars);
+        let split = bass_split(&written.notes);
         let mut answers = MeanMeasures::default();
         let (mut bass_sum, mut bass_count, mut empty) = (0.0, 0, 0);
         for seed in 1..=options.seeds {
@@ -174,6 +181,13 @@ impl fmt::Display for StylesReport {
             "each style's answers (seeds 1 to {}, starting where the plugin's do: the next beat a beat after the prompt ends) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
             self.options.seeds
         )?;
+        if self.options.jitter > 0.0 {
+            writeln!(
+                f,
+                "the prompts played by hand: each onset off its written time by a normal draw of {} beats",
+                self.options.jitter
+            )?;
+        }
         writeln!(f, "{}", SamplingLine(&self.options.sampling))
     }
 }

@@ -4,6 +4,7 @@
 
 use continuo_core::grid::{Meter, TimeSig};
 use continuo_core::midi::{sort_notes, Note, Score};
+use continuo_core::sampling::Rng;
 
 const CHORD_VELOCITY: u8 = 72;
 const BASS_VELOCITY: u8 = 80;
@@ -261,6 +262,26 @@ pub fn swing() -> Score {
         }
     }
     score(notes, 144.0, 4, 4)
+}
+
+/// `prompt` as a player's hands play it: each note's onset off its written time by a normal
+/// draw of `jitter` beats (a chord's notes each on its own, as hands strike them), and its
+/// length off by 2.5 times as much of itself; the same draws for the same `seed`.
+pub fn played_by_hand(prompt: &Score, jitter: f64, seed: u64) -> Score {
+    let mut rng = Rng::new(seed);
+    let mut normal = || {
+        // Box–Muller.
+        let (u, v) = (rng.next_f64().max(1e-12), rng.next_f64());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let mut played = prompt.clone();
+    for n in &mut played.notes {
+        let length = (n.end - n.start) * (1.0 + 2.5 * jitter * normal()).max(0.1);
+        n.start = (n.start + jitter * normal()).max(0.0);
+        n.end = n.start + length;
+    }
+    sort_notes(&mut played.notes);
+    played
 }
 
 /// Every style, by name.

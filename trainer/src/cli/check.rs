@@ -46,6 +46,11 @@ pub struct CheckCmd {
     /// held-out pieces.
     #[arg(long, conflicts_with_all = ["learn", "train"])]
     styles: bool,
+    /// Under --styles: the prompts played by hand, each onset off its written time by a
+    /// normal draw of this many beats (0.02: 10 ms at 120 BPM, a tight player) and each
+    /// length off by 2.5 times as much of itself; 0 plays them as written.
+    #[arg(long, conflicts_with_all = ["data", "learn"], value_parser = within((0.0f64, 0.25)))]
+    jitter: Option<f64>,
     /// Players per style under --learn, with seeds 1 to N.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(2..=1000))]
     players: u64,
@@ -68,6 +73,7 @@ impl CheckCmd {
             windows: self.windows as usize,
             seeds: self.seeds,
             sampling: self.sampling.into(),
+            jitter: self.jitter.unwrap_or(0.0),
         };
         let (text, json) = if self.styles {
             let report = check_styles(&self.model, &check)?;
@@ -136,10 +142,17 @@ mod tests {
     fn styles_need_no_data_and_go_alone() {
         let cmd = parse(&["--styles", "--seeds", "8"]).unwrap();
         assert!(cmd.styles && cmd.data.is_none());
+        assert_eq!(cmd.jitter, None, "as written");
+        let cmd = parse(&["--styles", "--jitter", "0.04"]).unwrap();
+        assert_eq!(cmd.jitter, Some(0.04));
         for bad in [
             &["--styles", "--data", "d"][..],
             &["--styles", "--learn"],
             &["--styles", "--train", "t"],
+            &["--styles", "--jitter", "-0.01"],
+            &["--styles", "--jitter", "1"],
+            &["--data", "d", "--jitter", "0.02"],
+            &["--learn", "--jitter", "0.02"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
