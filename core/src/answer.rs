@@ -467,10 +467,13 @@ pub fn continue_score(
     sampling: &Sampling,
 ) -> Result<Vec<Note>, RuntimeError> {
     let vocab = generator.model().meta().vocab;
-    // As the plugin does, the memory learns the phrase it answers, before answering it.
+    // As the plugin does, the memory learns the phrase it answers, before answering it, and
+    // as the model reads it.
     let mut memory = Memory::new();
     if sampling.learn > 0.0 {
-        memory.learn(&encode(&from_its_first_note(&prompt.notes), &vocab), &vocab);
+        let mut phrase = prompt.notes.clone();
+        read_on_grid(&mut phrase);
+        memory.learn(&encode(&from_its_first_note(&phrase), &vocab), &vocab);
     }
     let weight = crate::memory::weight(sampling.learn);
     continue_score_with_memory(

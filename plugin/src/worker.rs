@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use continuo_core::answer::{AnswerEvent, Continuation, Conversation, CONVERSATION_GAP_BEATS};
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
-use continuo_core::grid::Meter as Bars;
+use continuo_core::grid::{read_on_grid, Meter as Bars};
 use continuo_core::memory::{self, MemoryStats};
 use continuo_core::midi::{Keyboard, Note};
 use continuo_core::runtime::Provider;
@@ -509,8 +509,11 @@ impl Worker {
                     self.learning.learn(&answer, &vocab);
                 }
             }
-            // Learned before it is answered: a figure the phrase repeats is the player's too.
-            self.learning.learn(&played, &vocab);
+            // Learned before it is answered (a figure the phrase repeats is the player's too),
+            // and as the model reads it.
+            let mut read = played.clone();
+            read_on_grid(&mut read);
+            self.learning.learn(&read, &vocab);
             publish(&self.shared, &self.learning, self.settings.keep_learned);
         }
         let recent = self.conversation.add_phrase(phrase, &vocab);
