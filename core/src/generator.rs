@@ -166,7 +166,7 @@ impl Generator {
         )
         .with_lengths(&lengths);
         // Context time is over; what follows counts from zero.
-        self.decoder = rebased(&decoder);
+        self.decoder = decoder.rebased();
         self.primed = true;
         Ok(())
     }
@@ -298,15 +298,4 @@ impl Generator {
     pub fn release_all(&mut self, emit: impl FnMut(NoteEvent)) {
         self.decoder.release_all(emit);
     }
-}
-
-/// A decoder with the same sounding notes but time reset to 0.
-fn rebased(d: &Decoder) -> Decoder {
-    let mut fresh = Decoder::new(*d.vocab());
-    for p in 0..128u8 {
-        if d.is_sounding(p) {
-            fresh.feed(Token::NoteOn(p), |_| {});
-        }
-    }
-    fresh
 }

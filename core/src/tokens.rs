@@ -207,6 +207,21 @@ impl Decoder {
         self.velocity_last
     }
 
+    /// The same sounding notes at the same velocity, with time reset to 0: where an answer
+    /// starts after its context. The velocity carries over because a stream states it only
+    /// when it changes: a phrase played loud throughout was answered at the middle velocity
+    /// unless the model happened to state it again.
+    pub fn rebased(&self) -> Self {
+        let mut fresh = Self::new(self.vocab);
+        for p in 0..128u8 {
+            if self.is_sounding(p) {
+                fresh.feed(Token::NoteOn(p), |_| {});
+            }
+        }
+        fresh.velocity = self.velocity;
+        fresh
+    }
+
     /// Feeds one token; calls `emit` for each resulting note event (at most two).
     pub fn feed(&mut self, token: Token, mut emit: impl FnMut(NoteEvent)) {
         self.velocity_last = matches!(token, Token::Velocity(_));
@@ -292,6 +307,34 @@ pub fn to_ids(tokens: &[Token], vocab: &Vocab) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rebased_decoder_keeps_the_sounding_notes_and_the_velocity() {
+        let vocab = Vocab::default();
+        let mut d = Decoder::new(vocab);
+        for t in [
+            Token::Velocity(14),
+            Token::NoteOn(60),
+            Token::TimeShift(12),
+            Token::NoteOn(64),
+        ] {
+            d.feed(t, |_| {});
+        }
+        let mut fresh = d.rebased();
+        assert_eq!(fresh.step(), 0);
+        assert!(fresh.is_sounding(60) && fresh.is_sounding(64));
+        let mut events = Vec::new();
+        fresh.feed(Token::NoteOn(67), |e| events.push(e));
+        assert_eq!(
+            events,
+            [NoteEvent::On {
+                pitch: 67,
+                velocity: vocab.bin_velocity(14),
+                step: 0
+            }],
+            "a phrase played loud is answered loud"
+        );
+    }
     use crate::midi::{read_midi, write_midi, Score};
 
     /// Small deterministic generator so the test needs no dependency.
