@@ -184,6 +184,22 @@ impl Meter {
         }
     }
 
+    /// One time signature throughout, its bars running through `origin` (any beat a bar
+    /// starts on): the host's bars after a change of meter, which need not line up with beat 0.
+    /// Before the first of them from beat 0, the bars count from 0.
+    pub fn through(sig: TimeSig, origin: f64) -> Self {
+        let first = if origin.is_finite() {
+            origin.rem_euclid(sig.beats_per_bar().max(1e-6))
+        } else {
+            0.0
+        };
+        let mut changes = vec![(0.0, sig)];
+        if first > 1e-9 {
+            changes.push((first, sig));
+        }
+        Self { changes }
+    }
+
     /// From time signature changes at beats (any order). 4/4 holds before the first change;
     /// of two changes at one beat the later listed wins.
     pub fn from_changes(changes: impl IntoIterator<Item = (f64, TimeSig)>) -> Self {
@@ -368,6 +384,24 @@ mod tests {
     }
 
     const SPB: u32 = 24;
+
+    #[test]
+    fn bars_run_through_the_hosts_bar_line() {
+        let waltz = TimeSig {
+            numerator: 3,
+            denominator: 4,
+        };
+        // Four bars of 4/4, then 3/4: the host's bar lines are at 16, 19, 22, …
+        let m = Meter::through(waltz, 22.0);
+        for (beat, bar_beat) in [(16, 0), (17, 1), (19, 0), (23, 1), (100, 0)] {
+            assert_eq!(m.position(beat * 24, SPB).bar_beat, bar_beat, "beat {beat}");
+        }
+        assert_eq!(Meter::through(waltz, 9.0), Meter::constant(waltz));
+        assert_eq!(
+            Meter::through(TimeSig::COMMON, f64::NAN),
+            Meter::constant(TimeSig::COMMON)
+        );
+    }
 
     #[test]
     fn positions_count_beats_from_the_bar_in_common_time() {

@@ -258,6 +258,7 @@ mod tests {
                     numerator: 3,
                     denominator: 4,
                 },
+                bar_origin: 0.0,
             },
             prompt: Prompt::Phrase,
             phrase: vec![note(60, 13.0, 13.5), note(64, 13.5, 14.0)],

@@ -52,6 +52,9 @@ pub enum Prompt {
 pub struct Meter {
     pub bpm: f64,
     pub time_sig: TimeSig,
+    /// A beat a bar starts on (the host's latest bar line): bars of `time_sig` run through
+    /// it, not necessarily through beat 0 (after a change of meter, say).
+    pub bar_origin: f64,
 }
 
 impl Default for Meter {
@@ -59,6 +62,7 @@ impl Default for Meter {
         Self {
             bpm: crate::timeline::DEFAULT_TEMPO,
             time_sig: TimeSig::COMMON,
+            bar_origin: 0.0,
         }
     }
 }

@@ -524,7 +524,7 @@ impl Worker {
             self.settings.seed
         };
         generator.reseed(seed);
-        self.bars = Bars::constant(meter.time_sig);
+        self.bars = Bars::through(meter.time_sig, meter.bar_origin);
         let started = Continuation::start(
             generator,
             recent,

@@ -101,6 +101,7 @@ impl Clock {
         Meter {
             bpm: self.tempo,
             time_sig: self.time_sig,
+            bar_origin: self.bar_origin,
         }
     }
 
@@ -156,6 +157,8 @@ mod tests {
         assert_eq!(c.start_at_or_after(8.2, StartQuantize::Beat), 8.5);
         assert_eq!(c.start_at_or_after(8.6, StartQuantize::Beat), 10.0);
         assert_eq!(c.start_at_or_after(8.2, StartQuantize::Bar), 10.0);
+        // The answer's model hears the same bars.
+        assert_eq!(c.meter().bar_origin, 7.0);
     }
 
     #[test]
