@@ -48,7 +48,7 @@ impl Exchange {
     }
 
     /// The notes a clip of this exchange holds: (phrase, answer), moved so that the clip
-    /// starts on the bar its first note falls in (bars counted from beat 0, as hosts do).
+    /// starts on the bar its first note falls in (the host's bars, through its bar line).
     pub fn clip_notes(&self, content: ClipContent) -> (Vec<Note>, Vec<Note>) {
         let phrase: &[Note] = match content {
             ClipContent::PhraseAndAnswer => &self.phrase,
@@ -60,8 +60,9 @@ impl Exchange {
             .map(|n| n.start)
             .fold(f64::INFINITY, f64::min);
         let bar = self.meter.time_sig.beats_per_bar();
+        let through = self.meter.bar_origin;
         let origin = if first.is_finite() {
-            (first / bar).floor() * bar
+            through + ((first - through) / bar).floor() * bar
         } else {
             0.0
         };
@@ -317,6 +318,18 @@ mod tests {
             "the answer alone, from its own bar (15 → 15)"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+
+        // After a change of meter the host's 3/4 bars run through beat 16: the phrase at
+        // beat 13 lies in the bar from beat 13.
+        let changed = Exchange {
+            meter: Meter {
+                bar_origin: 16.0,
+                ..e.meter
+            },
+            ..e
+        };
+        let (phrase, _) = changed.clip_notes(ClipContent::PhraseAndAnswer);
+        assert_eq!(phrase[0].start, 0.0);
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub struct Worker {
     last_prompt: Option<(Vec<Note>, f64)>,
     /// The phrase grew since the model last read it ahead of time.
     prepare_due: bool,
-    /// The bars of the latest answer: the host's time signature, bars counted from beat 0.
+    /// The bars of the latest answer: the host's time signature, through its latest bar line.
     bars: Bars,
     /// What the player's phrases taught (*Learn from me*).
     learning: Learning,
