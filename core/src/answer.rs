@@ -224,7 +224,14 @@ impl Continuation {
     }
 
     fn beat(&self, step: u64) -> f64 {
-        self.start_beat + (step as f64 - self.lead_in.steps as f64) * self.step_beats
+        self.clock()(step)
+    }
+
+    /// The beat of each grid step the generator counts: from the lead-in's first, so the
+    /// answer's start is `lead_in` steps in.
+    fn clock(&self) -> impl Fn(u64) -> f64 + Copy {
+        let (start, lead_in, step_beats) = (self.start_beat, self.lead_in.steps, self.step_beats);
+        move |step| start + (step as f64 - lead_in as f64) * step_beats
     }
 
     /// Generates until `horizon` (beats) or the answer's end, at most `max_tokens` tokens,
@@ -281,11 +288,9 @@ impl Continuation {
             end_step: Some(self.length_steps),
             ..*constraints
         };
-        let (start, step_beats) = (self.start_beat, self.step_beats);
-        let lead_in = self.lead_in.steps;
+        let to_beat = self.clock();
         let collector = &mut self.collector;
         let mut heard = |ev: NoteEvent| {
-            let to_beat = |step: u64| start + (step as f64 - lead_in as f64) * step_beats;
             let (pitch, velocity, step) = match ev {
                 NoteEvent::On {
                     pitch,
@@ -305,9 +310,7 @@ impl Continuation {
         let mut worked = false;
         let mut outcome = Ok(());
         let mut tokens = 0;
-        while start + (generator.step_count() as f64 - lead_in as f64) * step_beats < horizon
-            && tokens < max_tokens
-        {
+        while to_beat(generator.step_count()) < horizon && tokens < max_tokens {
             worked = true;
             tokens += 1;
             // As soon as time has passed the start, not when the next event comes: a note held
@@ -358,11 +361,8 @@ impl Continuation {
     /// the answer first), so it is not among them.
     pub fn cancel(&mut self, beat: f64) -> Vec<Note> {
         self.finished = true;
-        let (start, step) = (self.start_beat, self.step_beats);
-        let lead_in = self.lead_in.steps as f64;
-        let mut notes = self
-            .collector
-            .close_all(beat, |s| start + (s as f64 - lead_in) * step);
+        let to_beat = self.clock();
+        let mut notes = self.collector.close_all(beat, to_beat);
         notes.retain(|n| began_before(n, beat));
         notes
     }

@@ -6,7 +6,7 @@ use crate::grid::{Meter, Position, Tracker};
 use crate::memory::{History, Memory};
 use crate::runtime::{Model, RuntimeError};
 use crate::sampling::{sample, Rng, Sampling};
-use crate::tokens::{push_time_shift, Decoder, NoteEvent};
+use crate::tokens::{push_time_shift, to_ids, Decoder, NoteEvent};
 use crate::vocab::Token;
 
 /// What the model read ahead of time ([`Generator::prepare`]), and its state and logits after.
@@ -130,8 +130,7 @@ impl Generator {
             }
             _ => self.read_from_bos(&ids, start, meter)?,
         }
-        let then_ids: Vec<u32> = then.iter().map(|&t| vocab.encode(t) as u32).collect();
-        self.read(&then_ids)?;
+        self.read(&to_ids(then, &vocab))?;
         let mut decoder = Decoder::new(vocab);
         // The context's note-ons as (grid step, pitch), and its notes' lengths.
         let mut notes = Vec::new();
@@ -285,8 +284,7 @@ impl Generator {
         for &t in &rest {
             self.decoder.feed(t, |_| {});
         }
-        let ids: Vec<u32> = rest.iter().map(|&t| vocab.encode(t) as u32).collect();
-        self.read(&ids)
+        self.read(&to_ids(&rest, &vocab))
     }
 
     /// Time generated so far, in grid steps.

@@ -307,6 +307,7 @@ pub fn to_ids(tokens: &[Token], vocab: &Vocab) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::midi::{read_midi, write_midi, Score};
 
     #[test]
     fn a_rebased_decoder_keeps_the_sounding_notes_and_the_velocity() {
@@ -335,7 +336,6 @@ mod tests {
             "a phrase played loud is answered loud"
         );
     }
-    use crate::midi::{read_midi, write_midi, Score};
 
     /// Small deterministic generator so the test needs no dependency.
     struct Lcg(u64);
