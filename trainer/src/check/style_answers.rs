@@ -17,7 +17,6 @@ use std::path::Path;
 use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::follow::Hands;
 use continuo_core::generator::Generator;
-use continuo_core::grid::next_on_grid;
 use continuo_core::midi::{Note, Score};
 use serde::Serialize;
 
@@ -26,6 +25,7 @@ use super::measures::{Context, MeanMeasures, Measures};
 use super::onsets::{onsets, Onset};
 use super::report::SamplingLine;
 use super::{load_model, model_answer, styles, CheckError, CheckOptions, Window};
+use crate::generate::start_after;
 
 /// One style's answers, measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,9 +76,7 @@ fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
 
 /// Where the plugin, with its default settings, starts its answer to `prompt`.
 fn plugin_start(prompt: &Score) -> f64 {
-    let silent_from = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
-    let pulse = prompt.meter.sig_at(silent_from).pulse_beats();
-    next_on_grid(silent_from + DEFAULT_SILENCE_BEATS, pulse, 0.0)
+    start_after(prompt, DEFAULT_SILENCE_BEATS)
 }
 
 /// The model at `model_path` answers every style prompt with seeds 1..=`options.seeds`.

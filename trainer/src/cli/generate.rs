@@ -18,7 +18,8 @@ pub struct GenerateCmd {
     model: PathBuf,
     #[arg(long)]
     prompt: PathBuf,
-    /// Length of the continuation in beats.
+    /// Length of the continuation in beats, from the prompt's next beat (of its meter's
+    /// pulse) after its last note ends.
     #[arg(long, default_value_t = 16.0, value_parser = within((1.0 / 24.0, 4096.0)))]
     beats: f64,
     #[command(flatten)]
