@@ -1,7 +1,8 @@
 //! Following the phrase: biases on the model's logits that keep an answer near the phrase's
 //! pitch classes and register ([`Guide`]), its pace in onsets ([`Density`]), its chords
 //! ([`Texture`]), its grid ([`Phases`]), its articulation ([`Lengths`]), its bass
-//! ([`Hands`]) and its habit of repeating notes ([`Repeats`]), each
+//! ([`Hands`]), its melody's steps ([`Melody`]) and its habit of repeating notes
+//! ([`Repeats`]), each
 //! scaled by [`Sampling::follow`](crate::sampling::Sampling). Everything here runs for every
 //! generated token, so nothing allocates.
 //!
@@ -15,12 +16,14 @@ use crate::sampling::Sampling;
 mod figures;
 mod hands;
 mod lengths;
+mod melody;
 mod phases;
 
 use crate::vocab::{Token, Vocab};
 pub use figures::Figures;
 pub use hands::Hands;
 pub use lengths::Lengths;
+pub use melody::Melody;
 pub use phases::Phases;
 
 /// All that *Follow phrase* steers by: read from the context, kept up to date as the answer
@@ -36,6 +39,7 @@ pub struct Follow {
     figures: Figures,
     lengths: Lengths,
     hands: Hands,
+    melody: Melody,
 }
 
 impl Follow {
@@ -68,6 +72,7 @@ impl Follow {
             figures: Figures::from_pitches(&pitches),
             lengths: Lengths::default(),
             hands: Hands::from_notes(recent, phrase_end.max(1)),
+            melody: Melody::from_notes(recent),
         }
     }
 
@@ -109,6 +114,7 @@ impl Follow {
             }
             *l += sampling.follow * (self.guide.bias(p as u8) + self.hands.bias(p as u8, step));
         }
+        self.melody.apply(notes, step, sampling.follow);
         let shared_out = log_sum_exp(notes) - before;
         let when = sampling.follow * onset
             - if shared_out.is_finite() {
@@ -144,6 +150,7 @@ impl Follow {
         self.figures.strike(pitch);
         self.lengths.strike(pitch, step);
         self.hands.strike(pitch, step);
+        self.melody.strike(pitch, step);
     }
 }
 
