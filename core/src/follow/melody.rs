@@ -91,19 +91,27 @@ impl Melody {
         if self.steps_share <= 0.0 || follow <= 0.0 {
             return;
         }
-        let above = &mut note_ons[usize::from(self.split)..];
-        let before = log_sum_exp(above);
-        let mut moved = false;
-        for (p, l) in above.iter_mut().enumerate() {
-            let b = self.bias(self.split + p as u8, step);
-            if b > 0.0 {
-                *l += follow * b;
-                moved = true;
+        // Only the steps around the melody's last note can gain.
+        let last = match self.current_step {
+            Some(s) if s != step && self.current != 0 => self.current,
+            _ => self.last,
+        };
+        let last = i32::from(last);
+        let steps = [-2, -1, 1, 2].map(|d| (last + d).clamp(0, 127) as u8);
+        let gains = steps.map(|p| follow * self.bias(p, step));
+        if gains.iter().all(|&g| g <= 0.0) {
+            return;
+        }
+        let split = usize::from(self.split);
+        let before = log_sum_exp(&note_ons[split..]);
+        for (p, g) in steps.into_iter().zip(gains) {
+            if g > 0.0 {
+                note_ons[usize::from(p)] += g;
             }
         }
-        let after = log_sum_exp(above);
-        if moved && before.is_finite() && after.is_finite() {
-            for l in above.iter_mut() {
+        let after = log_sum_exp(&note_ons[split..]);
+        if before.is_finite() && after.is_finite() {
+            for l in &mut note_ons[split..] {
                 *l -= after - before;
             }
         }
