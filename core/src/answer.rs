@@ -25,7 +25,9 @@ pub const DEFAULT_SILENCE_BEATS: f64 = 1.0;
 /// plugin's silence trigger, not music, but a model that reads it as a rest hears the phrase
 /// end: answers to a boogie bass broke into chords in mid-register, and an Alberti bass lost
 /// its figure. Longer pauses are read as the rest they are, up to this much before the
-/// answer.
+/// answer, and back to the count before that: a rest is read as ending where the music goes
+/// on, so one that ended off the beat (an answer starting on a 16th) had the model strike a
+/// chord there and carry on a 16th late (block chords' onsets in the beat 0.99 to 0.71).
 pub const LEAD_IN_BEATS: f64 = 1.0;
 /// The most tokens the lead-in may draw; one that would draw more rests from there to the
 /// answer's start. Each is drawn before the answer's first note is heard (about 0.3 ms a
@@ -186,14 +188,16 @@ impl Continuation {
         let c = Context::of(context, &vocab);
         let step_beats = vocab.step_beats();
         let start_beat = start_beat.unwrap_or(c.end as f64 * step_beats);
-        let gap = (step_of(start_beat, &vocab) - c.end).max(0) as u64;
-        let lead_in = gap.min(step_of(LEAD_IN_BEATS, &vocab) as u64);
+        let start = step_of(start_beat, &vocab);
+        let gap = (start - c.end).max(0) as u64;
+        let (lead_in, to_count) = lead_in_steps(start, meter, &vocab);
+        let lead_in = gap.min(lead_in);
         let mut rest = Vec::new();
         push_time_shift(&mut rest, gap - lead_in, &vocab);
         generator.prime_after(&c.tokens, &rest, c.first, meter)?;
         Ok(Self {
             start_beat,
-            lead_in: LeadIn::new(lead_in),
+            lead_in: LeadIn::new(lead_in, lead_in + to_count),
             length_steps: lead_in + (length_beats / step_beats).round().max(0.0) as u64,
             step_beats,
             collector: NoteCollector::default(),
@@ -289,15 +293,20 @@ impl Continuation {
             ..*constraints
         };
         let to_beat = self.clock();
+        let end = self.length_steps;
         let collector = &mut self.collector;
         let mut heard = |ev: NoteEvent| {
-            let (pitch, velocity, step) = match ev {
+            let (pitch, velocity, step, ev) = match ev {
                 NoteEvent::On {
                     pitch,
                     velocity,
                     step,
-                } => (pitch, velocity, step),
-                NoteEvent::Off { pitch, step } => (pitch, 0, step),
+                } => (pitch, velocity, step, ev),
+                // A time shift past the end ends the answer's notes on it.
+                NoteEvent::Off { pitch, step } => {
+                    let step = step.min(end);
+                    (pitch, 0, step, NoteEvent::Off { pitch, step })
+                }
             };
             emit(AnswerEvent {
                 beat: to_beat(step),
@@ -368,12 +377,41 @@ impl Continuation {
     }
 }
 
+/// Grid steps from the count the lead-in of an answer starting at step `start` begins on (the
+/// last at least [`LEAD_IN_BEATS`] before it) to the start, and from the start to the count
+/// the notes it holds over the start are struck on (the first at or after the start).
+fn lead_in_steps(start: i64, meter: &Meter, vocab: &Vocab) -> (u64, u64) {
+    let from = start - step_of(LEAD_IN_BEATS, vocab);
+    let (since, _) = since_count(from, meter, vocab);
+    let (past, count) = since_count(start, meter, vocab);
+    (
+        (start - from + since) as u64,
+        ((count - past) % count) as u64,
+    )
+}
+
+/// Grid steps at `step` since the last count, and the steps a count lasts there. A count is a
+/// beat, or an 8th in a meter counted in 8ths (6/8, 3/8): an answer on the pulse keeps a
+/// lead-in of one beat.
+fn since_count(step: i64, meter: &Meter, vocab: &Vocab) -> (i64, i64) {
+    let spb = vocab.steps_per_beat;
+    let sig = meter.sig_at(step as f64 / f64::from(spb));
+    let count = f64::from(spb) * (4.0 / f64::from(sig.denominator.max(1))).min(1.0);
+    let count = (count.round() as i64).max(1);
+    let at = meter.position(step, spb);
+    let in_bar = i64::from(at.bar_beat) * i64::from(spb) + i64::from(at.phase);
+    (in_bar % count, count)
+}
+
 /// The part of an answer the model plays before it is heard (see [`LEAD_IN_BEATS`]), and what
 /// of it sounds on into the answer.
 #[derive(Debug, Clone)]
 struct LeadIn {
     /// Grid steps before the answer's start.
     steps: u64,
+    /// The grid step its notes sounding on into the answer are struck on: the answer's first
+    /// count, so that an answer starting off the beat does not begin with a chord there.
+    strike: u64,
     /// The velocity of each note begun in the lead-in and sounding still (0: none).
     unheard: [u8; 128],
     /// Notes heard and not yet ended.
@@ -385,9 +423,10 @@ struct LeadIn {
 }
 
 impl LeadIn {
-    fn new(steps: u64) -> Self {
+    fn new(steps: u64, strike: u64) -> Self {
         Self {
             steps,
+            strike: strike.max(steps),
             unheard: [0; 128],
             heard: 0,
             carried: false,
@@ -423,6 +462,8 @@ impl LeadIn {
         match event {
             NoteEvent::On { velocity, .. } if step < self.steps => self.unheard[i] = velocity,
             NoteEvent::On { .. } => {
+                // Struck again before its count, the lead-in's note is heard from there.
+                self.unheard[i] = 0;
                 self.heard |= bit;
                 out(event);
             }
@@ -434,11 +475,11 @@ impl LeadIn {
         }
     }
 
-    /// Once time has passed the answer's start (`now`, in steps), so that every note ending
-    /// there has ended: the notes the lead-in began and still holds are struck at the start,
-    /// so that a chord tied over it, or struck just before it, is not lost.
+    /// Once time has passed the answer's first count (`now`, in steps), so that every note
+    /// ending there has ended: the notes the lead-in began and still holds are struck there,
+    /// so that a chord tied over the start, or struck just before it, is not lost.
     fn carry(&mut self, now: u64, mut out: impl FnMut(NoteEvent)) {
-        if self.carried || now <= self.steps {
+        if self.carried || now <= self.strike {
             return;
         }
         self.carried = true;
@@ -448,7 +489,7 @@ impl LeadIn {
                 out(NoteEvent::On {
                     pitch,
                     velocity: std::mem::take(velocity),
-                    step: self.steps,
+                    step: self.strike,
                 });
             }
         }
@@ -541,6 +582,7 @@ pub fn from_its_first_note(notes: &[Note]) -> Vec<Note> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grid::TimeSig;
 
     fn note(pitch: u8, start: f64, end: f64) -> Note {
         Note {
@@ -615,7 +657,12 @@ mod tests {
     /// What a lead-in of 24 steps lets through of `events`, with time passing `now` after
     /// each (`None`: no time passes).
     fn heard_of(events: &[(NoteEvent, Option<u64>)]) -> Vec<NoteEvent> {
-        let mut lead = LeadIn::new(24);
+        heard_of_striking(24, events)
+    }
+
+    /// [`heard_of`], the held notes struck at step `strike`.
+    fn heard_of_striking(strike: u64, events: &[(NoteEvent, Option<u64>)]) -> Vec<NoteEvent> {
+        let mut lead = LeadIn::new(24, strike);
         let mut out = Vec::new();
         for &(event, now) in events {
             lead.hear(event, |e| out.push(e));
@@ -645,10 +692,50 @@ mod tests {
 
     #[test]
     fn the_lead_in_draws_at_most_its_tokens() {
-        let mut lead = LeadIn::new(24);
+        let mut lead = LeadIn::new(24, 24);
         let drawn = (0..100).take_while(|_| !lead.spent(10)).count();
         assert_eq!(drawn, LEAD_IN_TOKENS as usize);
         assert!(!lead.spent(24), "the answer itself is not counted");
+    }
+
+    #[test]
+    fn the_lead_in_begins_on_a_count() {
+        let vocab = Vocab::default();
+        let common = Meter::default();
+        assert_eq!(lead_in_steps(9 * 24, &common, &vocab), (24, 0));
+        // Starting a 16th after a beat or before one, the rest before it ends on a beat, and
+        // what the lead-in holds over the start is struck on the next.
+        assert_eq!(lead_in_steps(9 * 24 + 6, &common, &vocab), (30, 18));
+        assert_eq!(lead_in_steps(9 * 24 + 18, &common, &vocab), (42, 6));
+        // The host's beats, where its bars run through the middle of beat 0's.
+        let shifted = Meter::through(TimeSig::COMMON, 0.5);
+        assert_eq!(lead_in_steps(9 * 24 + 12, &shifted, &vocab), (24, 0));
+        // In 6/8, counted in 8ths: on the pulse a beat's lead-in, a 16th off it an 8th more.
+        let compound = Meter::constant(TimeSig {
+            numerator: 6,
+            denominator: 8,
+        });
+        assert_eq!(lead_in_steps(7 * 24 + 12, &compound, &vocab), (24, 0));
+        assert_eq!(lead_in_steps(7 * 24 + 18, &compound, &vocab), (30, 6));
+    }
+
+    #[test]
+    fn an_answer_off_the_beat_strikes_what_the_lead_in_holds_on_its_first_beat() {
+        // The answer starts at step 24, its first beat is at 30.
+        let events = [
+            (on(48, 6), None),
+            (on(60, 6), None),
+            (on(64, 6), Some(24)),
+            (off(64, 27), Some(27)),
+            (on(60, 28), None),
+            (off(60, 36), Some(36)),
+            (off(48, 48), None),
+        ];
+        assert_eq!(
+            heard_of_striking(30, &events),
+            [on(60, 28), on(48, 30), off(60, 36), off(48, 48)],
+            "one ended before the beat is not struck, one struck again is struck once"
+        );
     }
 
     #[test]

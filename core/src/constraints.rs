@@ -21,8 +21,8 @@ pub struct Constraints {
     /// then ends the note itself (a GRU sometimes forgets a note and drones on). `None`: no
     /// limit.
     pub max_note_beats: Option<f32>,
-    /// Grid step time may not pass: the end of the answer, so its last notes end on it
-    /// exactly rather than a time shift beyond. `None`: open-ended.
+    /// The answer's end: time may not move on from it, and a time shift past it ends the
+    /// answer there, its last notes with it. `None`: open-ended.
     pub end_step: Option<u64>,
 }
 
@@ -67,13 +67,16 @@ impl Constraints {
             }
             // A note ends at least one step after it starts: an empty note is never heard.
             Token::NoteOff(p) => decoder.held(p).is_some_and(|h| h > 0),
+            // Time may pass the end, and the answer ends there: held back from it, a model
+            // whose next event lay past an end off the beat crammed its last notes in before.
             Token::TimeShift(n) => {
-                let n = u64::from(n);
+                let to_end = self.end_step.map(|end| end.saturating_sub(decoder.step()));
+                let n = to_end.map_or(u64::from(n), |left| u64::from(n).min(left));
                 let within_note = match (self.max_note_steps(decoder), decoder.longest_held()) {
                     (Some(max), Some((_, held))) => held + n <= max,
                     _ => true,
                 };
-                within_note && self.end_step.is_none_or(|end| decoder.step() + n <= end)
+                within_note && to_end != Some(0)
             }
             // Two in a row change nothing, and a model held back from every other token
             // (notes off the phrase's grid, waits past its pace) could otherwise set the
@@ -173,7 +176,15 @@ mod tests {
             ..Default::default()
         };
         assert!(ending.allows(Token::TimeShift(5), &d), "up to the end");
-        assert!(!ending.allows(Token::TimeShift(6), &d), "not past it");
+        assert!(
+            ending.allows(Token::TimeShift(6), &d),
+            "past it, ending there"
+        );
+        let ended = Constraints {
+            end_step: Some(d.step()),
+            ..Default::default()
+        };
+        assert!(!ended.allows(Token::TimeShift(1), &d), "not on from it");
         assert!(
             Constraints::default().allows(Token::TimeShift(48), &d),
             "no limit"

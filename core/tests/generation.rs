@@ -216,6 +216,10 @@ fn an_answer_after_a_pause_is_heard_from_its_start() {
                         ev.beat >= start,
                         "seed {seed}: heard before the start: {ev:?}"
                     );
+                    assert!(
+                        ev.beat <= start + 4.0 + 1e-9,
+                        "seed {seed}: heard after the end: {ev:?}"
+                    );
                     let p = usize::from(ev.pitch);
                     if ev.velocity > 0 {
                         sounding[p] = true;
