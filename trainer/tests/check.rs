@@ -437,4 +437,12 @@ fn the_styles_check_answers_every_style_and_measures_the_style_against_itself() 
         assert_eq!(a.style_bass, b.style_bass, "{}", a.name);
     }
     assert!(played.to_string().contains("played by hand"));
+
+    let late = CheckOptions {
+        start_late: 0.25,
+        ..by_hand
+    };
+    let late = continuo_trainer::check::style_answers::check_styles(&dir, &late).unwrap();
+    assert_eq!(late.rows.len(), report.rows.len());
+    assert!(late.to_string().contains("0.25 beats later"));
 }

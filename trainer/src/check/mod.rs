@@ -105,6 +105,8 @@ pub struct CheckOptions {
     /// Under `--styles`: the style prompts played by hand, each onset off its written time
     /// by a normal draw of this many beats (see [`styles::played_by_hand`]); 0 as written.
     pub jitter: f64,
+    /// Under `--styles`: beats the answers start after the plugin's default start.
+    pub start_late: f64,
 }
 
 impl Default for CheckOptions {
@@ -114,6 +116,7 @@ impl Default for CheckOptions {
             seeds: 3,
             sampling: Sampling::default(),
             jitter: 0.0,
+            start_late: 0.0,
         }
     }
 }

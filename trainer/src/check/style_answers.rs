@@ -96,7 +96,7 @@ pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesR
         // the pause, in phase with the prompt.
         let mut window = Window {
             start: 0.0,
-            prompt_beats: plugin_start(&prompt),
+            prompt_beats: plugin_start(&prompt) + options.start_late,
             answer_beats: bars,
             truth: Vec::new(),
             prompt,
@@ -179,6 +179,13 @@ impl fmt::Display for StylesReport {
             "each style's answers (seeds 1 to {}, starting where the plugin's do: the next beat a beat after the prompt ends) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
             self.options.seeds
         )?;
+        if self.options.start_late > 0.0 {
+            writeln!(
+                f,
+                "the answers starting {} beats later than that",
+                self.options.start_late
+            )?;
+        }
         if self.options.jitter > 0.0 {
             writeln!(
                 f,

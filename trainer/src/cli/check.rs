@@ -51,6 +51,12 @@ pub struct CheckCmd {
     /// length off by 2.5 times as much of itself; 0 plays them as written.
     #[arg(long, conflicts_with_all = ["data", "learn"], value_parser = within((0.0f64, 0.25)))]
     jitter: Option<f64>,
+    /// Under --styles: the answers start this many beats later than where the plugin's
+    /// start with its default settings: 0.25 starts them a 16th after the beat, as the
+    /// plugin does with *Start on* at a 16th after a phrase whose last note ended off the
+    /// beat.
+    #[arg(long, conflicts_with_all = ["data", "learn"], value_parser = within((0.0f64, 1.0)))]
+    start_late: Option<f64>,
     /// Players per style under --learn, with seeds 1 to N.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(2..=1000))]
     players: u64,
@@ -74,6 +80,7 @@ impl CheckCmd {
             seeds: self.seeds,
             sampling: self.sampling.into(),
             jitter: self.jitter.unwrap_or(0.0),
+            start_late: self.start_late.unwrap_or(0.0),
         };
         let (text, json) = if self.styles {
             let report = check_styles(&self.model, &check)?;
@@ -145,6 +152,9 @@ mod tests {
         assert_eq!(cmd.jitter, None, "as written");
         let cmd = parse(&["--styles", "--jitter", "0.04"]).unwrap();
         assert_eq!(cmd.jitter, Some(0.04));
+        assert_eq!(cmd.start_late, None, "where the plugin starts");
+        let cmd = parse(&["--styles", "--start-late", "0.25"]).unwrap();
+        assert_eq!(cmd.start_late, Some(0.25));
         for bad in [
             &["--styles", "--data", "d"][..],
             &["--styles", "--learn"],
@@ -153,6 +163,8 @@ mod tests {
             &["--styles", "--jitter", "1"],
             &["--data", "d", "--jitter", "0.02"],
             &["--learn", "--jitter", "0.02"],
+            &["--styles", "--start-late", "1.5"],
+            &["--data", "d", "--start-late", "0.25"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
