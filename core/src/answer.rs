@@ -20,21 +20,27 @@ pub const MAX_CONTEXT_TOKENS: usize = 512;
 /// How long a pause (all keys up) ends a phrase unless the player sets another: the plugin's
 /// *Silence trigger*. Its answer then starts on the next beat.
 pub const DEFAULT_SILENCE_BEATS: f64 = 1.0;
-/// The most of the pause before an answer that the model plays in its head, unheard: the
-/// answer then enters as the phrase would have gone on, not after a rest. The pause is the
-/// plugin's silence trigger, not music, but a model that reads it as a rest hears the phrase
-/// end: answers to a boogie bass broke into chords in mid-register, and an Alberti bass lost
-/// its figure. Longer pauses are read as the rest they are, up to this much before the
-/// answer, and back to the count before that: a rest is read as ending where the music goes
-/// on, so one that ended off the beat (an answer starting on a 16th) had the model strike a
-/// chord there and carry on a 16th late (block chords' onsets in the beat 0.99 to 0.71).
+/// Of the pause before an answer, the model plays at least this much in its head, unheard:
+/// the answer then enters as the phrase would have gone on, not after a rest. The pause is
+/// the plugin's silence trigger, not music, but a model that reads it as a rest hears the
+/// phrase end: answers to a boogie bass broke into chords in mid-register, and an Alberti
+/// bass lost its figure. The lead-in begins on a count (see [`lead_in_steps`]): a rest is
+/// read as ending where the music goes on, so one that ended off the beat (an answer
+/// starting on a 16th) had the model strike a chord there and carry on a 16th late (block
+/// chords' onsets in the beat 0.99 to 0.71).
 pub const LEAD_IN_BEATS: f64 = 1.0;
-/// The most tokens the lead-in may draw; one that would draw more rests from there to the
-/// answer's start. Each is drawn before the answer's first note is heard (about 0.3 ms a
-/// token for the built-in model on one thread), so this bounds what the lead-in adds to the
-/// first note's latency whatever the model does. A beat of 16th-note chords takes about 25;
-/// a beat of 8ths, about 8 (2 ms in the latency bench). A cap of 8 cut the Alberti bass's
-/// and the triplets' lead-ins short, and their answers lost their figures.
+/// The most of a long pause the model plays in its head: a bar of 4/4. Before that, a longer
+/// pause is read as the rest it is.
+pub const LEAD_IN_MAX_BEATS: f64 = 4.0;
+/// The most tokens the lead-in may draw for each beat it lasts; one that would draw more
+/// rests from there to the answer's start. Each is drawn before the answer's first note is
+/// heard (about 0.3 ms a token for the built-in model on one thread), so this bounds what the
+/// lead-in adds to the first note's latency whatever the model does: with the default
+/// silence trigger, a beat's worth. A beat of 16th-note chords takes about 25; a beat of
+/// 8ths, about 8 (2 ms in the latency bench). A cap of 8 cut the Alberti bass's and the
+/// triplets' lead-ins short, and their answers lost their figures; 32 for the whole of a
+/// longer lead-in, the 16th chords' and the Alberti bass's, and their notes were held
+/// through the rest that followed (note lengths 0.93 to 0.44 two beats late).
 pub const LEAD_IN_TOKENS: u32 = 32;
 /// A pause this long between an answer and the next phrase starts a new conversation.
 pub const CONVERSATION_GAP_BEATS: f64 = 8.0;
@@ -190,14 +196,13 @@ impl Continuation {
         let start_beat = start_beat.unwrap_or(c.end as f64 * step_beats);
         let start = step_of(start_beat, &vocab);
         let gap = (start - c.end).max(0) as u64;
-        let (lead_in, to_count) = lead_in_steps(start, meter, &vocab);
-        let lead_in = gap.min(lead_in);
+        let (lead_in, to_count) = lead_in_steps(c.end, start, meter, &vocab);
         let mut rest = Vec::new();
         push_time_shift(&mut rest, gap - lead_in, &vocab);
         generator.prime_after(&c.tokens, &rest, c.first, meter)?;
         Ok(Self {
             start_beat,
-            lead_in: LeadIn::new(lead_in, lead_in + to_count),
+            lead_in: LeadIn::new(lead_in, lead_in + to_count, vocab.steps_per_beat),
             length_steps: lead_in + (length_beats / step_beats).round().max(0.0) as u64,
             step_beats,
             collector: NoteCollector::default(),
@@ -377,15 +382,27 @@ impl Continuation {
     }
 }
 
-/// Grid steps from the count the lead-in of an answer starting at step `start` begins on (the
-/// last at least [`LEAD_IN_BEATS`] before it) to the start, and from the start to the count
-/// the notes it holds over the start are struck on (the first at or after the start).
-fn lead_in_steps(start: i64, meter: &Meter, vocab: &Vocab) -> (u64, u64) {
-    let from = start - step_of(LEAD_IN_BEATS, vocab);
-    let (since, _) = since_count(from, meter, vocab);
+/// The lead-in of an answer starting at grid step `start` after a context ending at step
+/// `end`: the steps from where it begins to the start, and from the start to the count the
+/// notes it holds over the start are struck on (the first at or after the start). It begins
+/// on the last count at least [`LEAD_IN_BEATS`] before the start, or earlier where the rest
+/// before it would last a beat or more: a rest that long reads as the phrase's end (a boogie
+/// bass answered two beats after its last note broke into chords), a shorter one as a rest
+/// in it. Never before `end` (a pause of up to a beat is played in the head whole), nor
+/// more than [`LEAD_IN_MAX_BEATS`] before the start.
+fn lead_in_steps(end: i64, start: i64, meter: &Meter, vocab: &Vocab) -> (u64, u64) {
+    let on_count = |step: i64| step - since_count(step, meter, vocab).0;
+    let last = on_count(start - step_of(LEAD_IN_BEATS, vocab));
+    let within_a_beat = on_count(end + i64::from(vocab.steps_per_beat) - 1);
+    let earliest = start - step_of(LEAD_IN_MAX_BEATS, vocab);
+    let earliest = match since_count(earliest, meter, vocab) {
+        (0, _) => earliest,
+        (since, count) => earliest + count - since,
+    };
+    let from = last.min(within_a_beat.max(earliest)).max(end);
     let (past, count) = since_count(start, meter, vocab);
     (
-        (start - from + since) as u64,
+        (start - from).max(0) as u64,
         ((count - past) % count) as u64,
     )
 }
@@ -420,11 +437,15 @@ struct LeadIn {
     carried: bool,
     /// Tokens drawn in the lead-in so far.
     drawn: u32,
+    /// The most it may draw: [`LEAD_IN_TOKENS`] for each beat (begun) it lasts.
+    budget: u32,
 }
 
 impl LeadIn {
-    fn new(steps: u64, strike: u64) -> Self {
+    fn new(steps: u64, strike: u64, steps_per_beat: u32) -> Self {
+        let beats = steps.div_ceil(u64::from(steps_per_beat.max(1))).max(1);
         Self {
+            budget: LEAD_IN_TOKENS.saturating_mul(beats.min(u64::from(u32::MAX)) as u32),
             steps,
             strike: strike.max(steps),
             unheard: [0; 128],
@@ -441,7 +462,7 @@ impl LeadIn {
             return false;
         }
         self.drawn += 1;
-        self.drawn > LEAD_IN_TOKENS
+        self.drawn > self.budget
     }
 
     /// Passes `event` on to `out` if it is heard: a note begun in the lead-in is not, nor its
@@ -662,7 +683,7 @@ mod tests {
 
     /// [`heard_of`], the held notes struck at step `strike`.
     fn heard_of_striking(strike: u64, events: &[(NoteEvent, Option<u64>)]) -> Vec<NoteEvent> {
-        let mut lead = LeadIn::new(24, strike);
+        let mut lead = LeadIn::new(24, strike, 24);
         let mut out = Vec::new();
         for &(event, now) in events {
             lead.hear(event, |e| out.push(e));
@@ -692,31 +713,42 @@ mod tests {
 
     #[test]
     fn the_lead_in_draws_at_most_its_tokens() {
-        let mut lead = LeadIn::new(24, 24);
+        let mut lead = LeadIn::new(24, 24, 24);
         let drawn = (0..100).take_while(|_| !lead.spent(10)).count();
         assert_eq!(drawn, LEAD_IN_TOKENS as usize);
         assert!(!lead.spent(24), "the answer itself is not counted");
+        // A lead-in of a beat and a half may draw two beats' worth.
+        let mut lead = LeadIn::new(36, 36, 24);
+        let drawn = (0..100).take_while(|_| !lead.spent(10)).count();
+        assert_eq!(drawn, 2 * LEAD_IN_TOKENS as usize);
     }
 
     #[test]
     fn the_lead_in_begins_on_a_count() {
         let vocab = Vocab::default();
         let common = Meter::default();
-        assert_eq!(lead_in_steps(9 * 24, &common, &vocab), (24, 0));
+        // The phrase ends at step 190, a 12th before beat 8: a beat's lead-in to beat 9.
+        assert_eq!(lead_in_steps(190, 9 * 24, &common, &vocab), (24, 0));
         // Starting a 16th after a beat or before one, the rest before it ends on a beat, and
         // what the lead-in holds over the start is struck on the next.
-        assert_eq!(lead_in_steps(9 * 24 + 6, &common, &vocab), (30, 18));
-        assert_eq!(lead_in_steps(9 * 24 + 18, &common, &vocab), (42, 6));
+        assert_eq!(lead_in_steps(190, 9 * 24 + 6, &common, &vocab), (30, 18));
+        assert_eq!(lead_in_steps(190, 9 * 24 + 18, &common, &vocab), (42, 6));
+        // A longer pause is played from its first beat; one shorter than a beat, whole.
+        assert_eq!(lead_in_steps(192, 11 * 24, &common, &vocab), (72, 0));
+        assert_eq!(lead_in_steps(190, 11 * 24, &common, &vocab), (72, 0));
+        assert_eq!(lead_in_steps(205, 9 * 24, &common, &vocab), (11, 0));
+        // A pause longer than a bar is played in the head for a bar.
+        assert_eq!(lead_in_steps(190, 20 * 24, &common, &vocab), (96, 0));
         // The host's beats, where its bars run through the middle of beat 0's.
         let shifted = Meter::through(TimeSig::COMMON, 0.5);
-        assert_eq!(lead_in_steps(9 * 24 + 12, &shifted, &vocab), (24, 0));
+        assert_eq!(lead_in_steps(190, 9 * 24 + 12, &shifted, &vocab), (24, 0));
         // In 6/8, counted in 8ths: on the pulse a beat's lead-in, a 16th off it an 8th more.
         let compound = Meter::constant(TimeSig {
             numerator: 6,
             denominator: 8,
         });
-        assert_eq!(lead_in_steps(7 * 24 + 12, &compound, &vocab), (24, 0));
-        assert_eq!(lead_in_steps(7 * 24 + 18, &compound, &vocab), (30, 6));
+        assert_eq!(lead_in_steps(150, 7 * 24 + 12, &compound, &vocab), (24, 0));
+        assert_eq!(lead_in_steps(150, 7 * 24 + 18, &compound, &vocab), (30, 6));
     }
 
     #[test]

@@ -54,8 +54,8 @@ pub struct CheckCmd {
     /// Under --styles: the answers start this many beats later than where the plugin's
     /// start with its default settings: 0.25 starts them a 16th after the beat, as the
     /// plugin does with *Start on* at a 16th after a phrase whose last note ended off the
-    /// beat.
-    #[arg(long, conflicts_with_all = ["data", "learn"], value_parser = within((0.0f64, 1.0)))]
+    /// beat; 1 to 4, as after a longer *Silence trigger* or with *Start on* at the bar.
+    #[arg(long, conflicts_with_all = ["data", "learn"], value_parser = within((0.0f64, 4.0)))]
     start_late: Option<f64>,
     /// Players per style under --learn, with seeds 1 to N.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(2..=1000))]
@@ -163,7 +163,7 @@ mod tests {
             &["--styles", "--jitter", "1"],
             &["--data", "d", "--jitter", "0.02"],
             &["--learn", "--jitter", "0.02"],
-            &["--styles", "--start-late", "1.5"],
+            &["--styles", "--start-late", "4.5"],
             &["--data", "d", "--start-late", "0.25"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
