@@ -96,7 +96,7 @@ impl Follow {
         let onset = if joins {
             self.texture.bias(step, chord)
         } else {
-            self.density.note_on_bias(step, pace) + self.phases.bias(step)
+            self.density.note_on_bias(step, pace) + self.phases.bias(step, pace)
         };
         let habit = self.repeats.bias(step);
         // Which pitch (the guide, the habit of repeating) is kept apart from when: the first
@@ -125,12 +125,16 @@ impl Follow {
         for l in notes.iter_mut() {
             *l += when;
         }
-        self.phases
-            .share_out_waits(&mut logits[vocab.time_shift_range()], step, sampling.follow);
+        self.phases.share_out_waits(
+            &mut logits[vocab.time_shift_range()],
+            step,
+            sampling.follow,
+            pace,
+        );
         for id in vocab.time_shift_range() {
             if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
                 let steps = u64::from(steps);
-                let landing = self.phases.share(step + steps);
+                let landing = self.phases.share(step + steps, pace);
                 logits[id] += sampling.follow * self.density.shift_bias(step, steps, pace, landing);
             }
         }

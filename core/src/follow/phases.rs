@@ -6,9 +6,13 @@
 /// step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phases {
-    /// Log share of the phrase's onsets at each step of the beat, against the commonest
-    /// (≤ 0); all 0 without a phrase.
-    bias: [f32; Self::MAX_STEPS],
+    /// Share of the phrase's onsets at each step of the beat, against the commonest
+    /// (smoothed, `0..=1`); all 1 without a phrase.
+    shares: [f32; Self::MAX_STEPS],
+    /// At the steps that subdivide the phrase's grid where it never strikes (its 8ths between
+    /// quarters, 16ths between 8ths, triplets in a swung 8th): the share an answer twice as
+    /// dense as the phrase gets there, the phrase's mean; 0 elsewhere.
+    finer: [f32; Self::MAX_STEPS],
     steps_per_beat: u32,
     /// Grid step of the answer's step 0.
     origin: i64,
@@ -17,7 +21,8 @@ pub struct Phases {
 impl Default for Phases {
     fn default() -> Self {
         Self {
-            bias: [0.0; Self::MAX_STEPS],
+            shares: [1.0; Self::MAX_STEPS],
+            finer: [0.0; Self::MAX_STEPS],
             steps_per_beat: 0,
             origin: 0,
         }
@@ -64,21 +69,64 @@ impl Phases {
             }
         }
         let most = counts[..spb].iter().copied().fold(0.0, f32::max) + Self::SMOOTHING;
-        let mut bias = [0f32; Self::MAX_STEPS];
-        for (b, c) in bias.iter_mut().zip(&counts).take(spb) {
-            *b = (Self::SHARPNESS * ((c + Self::SMOOTHING) / most).ln()).max(-Self::MAX_PENALTY);
+        let mut shares = [1f32; Self::MAX_STEPS];
+        for (share, c) in shares.iter_mut().zip(&counts).take(spb) {
+            *share = (c + Self::SMOOTHING) / most;
+        }
+        let struck: Vec<usize> = (0..spb).filter(|&p| counts[p] > 0.0).collect();
+        let mean = struck.iter().map(|&p| counts[p]).sum::<f32>() / struck.len() as f32;
+        let mut finer = [0f32; Self::MAX_STEPS];
+        if let Some(unit) = Self::finer_unit(&struck, spb) {
+            for k in 0..spb / unit {
+                let p = (struck[0] + k * unit) % spb;
+                if counts[p] == 0.0 {
+                    finer[p] = mean / most;
+                }
+            }
         }
         Self {
-            bias,
+            shares,
+            finer,
             steps_per_beat,
             origin: answer_origin,
         }
     }
 
+    /// The step of the grid an answer denser than the phrase subdivides it into: the
+    /// greatest common step of the gaps between the places the phrase strikes (`struck`,
+    /// ascending, within a beat of `spb` steps), halved where they are all that step (8ths
+    /// into 16ths, a swung 8th's long and short gaps into triplets). `None` finer than a 32nd.
+    fn finer_unit(struck: &[usize], spb: usize) -> Option<usize> {
+        fn gcd(a: usize, b: usize) -> usize {
+            if b == 0 {
+                a
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        let (&first, &last) = (struck.first()?, struck.last()?);
+        let wrap = first + spb - last;
+        let gaps = struck.windows(2).map(|w| w[1] - w[0]).chain([wrap]);
+        let step = gaps.clone().fold(0, gcd);
+        let unit = if gaps.clone().all(|g| g == step) {
+            (step % 2 == 0).then_some(step / 2)?
+        } else {
+            step
+        };
+        (unit * 8 >= spb).then_some(unit)
+    }
+
     /// How often the phrase strikes at the answer's step `step`'s place in the beat, against
-    /// its commonest place (smoothed, `0..=1`); 1 without a phrase.
-    pub fn share(&self, step: u64) -> f32 {
-        (self.bias(step) / Self::SHARPNESS).exp()
+    /// its commonest place (smoothed, `0..=1`); 1 without a phrase. At a `pace` above 1 (the
+    /// onsets per beat asked for, against the phrase's) the grid's subdivisions gain up to the
+    /// phrase's mean share, reached at twice the phrase's pace.
+    pub fn share(&self, step: u64, pace: f32) -> f32 {
+        if self.steps_per_beat == 0 {
+            return 1.0;
+        }
+        let phase = (self.origin + step as i64).rem_euclid(i64::from(self.steps_per_beat));
+        let phase = phase as usize;
+        self.shares[phase] + (pace - 1.0).clamp(0.0, 1.0) * self.finer[phase]
     }
 
     /// Shares out among the waits (`shifts`, the time-shift logits: `shifts[k]` waits `k + 1`
@@ -90,14 +138,14 @@ impl Phases {
     /// the beat). Whether to wait at all stays the model's and the pace's, so a note may
     /// still end off the grid; biasing each wait on its own instead pushed what it took
     /// from waiting into thicker chords.
-    pub fn share_out_waits(&self, shifts: &mut [f32], step: u64, weight: f32) {
+    pub fn share_out_waits(&self, shifts: &mut [f32], step: u64, weight: f32, pace: f32) {
         if self.steps_per_beat == 0 || weight <= 0.0 {
             return;
         }
         let before = super::log_sum_exp(shifts);
         let pull = weight * Self::WAIT_SHARE;
         for (k, l) in shifts.iter_mut().enumerate() {
-            *l += pull * self.bias(step + k as u64 + 1);
+            *l += pull * self.bias(step + k as u64 + 1, pace);
         }
         let moved = super::log_sum_exp(shifts) - before;
         if moved.is_finite() {
@@ -107,12 +155,11 @@ impl Phases {
         }
     }
 
-    /// Bias on starting an onset at the answer's step `step`.
-    pub fn bias(&self, step: u64) -> f32 {
+    /// Bias on starting an onset at the answer's step `step`, at `pace` (see [`Self::share`]).
+    pub fn bias(&self, step: u64, pace: f32) -> f32 {
         if self.steps_per_beat == 0 {
             return 0.0;
         }
-        let phase = (self.origin + step as i64).rem_euclid(i64::from(self.steps_per_beat));
-        self.bias[phase as usize]
+        (Self::SHARPNESS * self.share(step, pace).ln()).max(-Self::MAX_PENALTY)
     }
 }

@@ -186,22 +186,51 @@ fn onsets_keep_to_the_phrases_grid() {
     // 16ths from beat 0: steps 0, 6, 12, 18 of each beat.
     let steps: Vec<u64> = (0..16).map(|i| i * 6).collect();
     let p = Phases::from_onsets(&steps, 0, 24, 96);
-    assert_eq!(p.bias(0), 0.0);
-    assert!(p.bias(6) > -0.1 && p.bias(18) > -0.1);
+    assert_eq!(p.bias(0, 1.0), 0.0);
+    assert!(p.bias(6, 1.0) > -0.1 && p.bias(18, 1.0) > -0.1);
     assert_eq!(
-        p.bias(3),
+        p.bias(3, 1.0),
         (Phases::SHARPNESS * (0.5f32 / 4.5).ln()).max(-Phases::MAX_PENALTY)
     );
     // Triplets: 0, 8, 16; the answer starting one step later than the context's grid
     // is told where the triplets fall.
     let triplets: Vec<u64> = (0..9).map(|i| i * 8).collect();
     let t = Phases::from_onsets(&triplets, 0, 24, 1);
-    assert_eq!(t.bias(7), 0.0, "grid step 8");
-    assert!(t.bias(8) < -5.0, "grid step 9");
+    assert_eq!(t.bias(7, 1.0), 0.0, "grid step 8");
+    assert!(t.bias(8, 1.0) < -5.0, "grid step 9");
     // The context itself may start off the beat.
     let shifted = Phases::from_onsets(&[0, 12], 6, 24, 0);
-    assert_eq!(shifted.bias(6), 0.0);
-    assert_eq!(Phases::default().bias(5), 0.0);
+    assert_eq!(shifted.bias(6, 1.0), 0.0);
+    assert_eq!(Phases::default().bias(5, 1.0), 0.0);
+}
+
+#[test]
+fn a_denser_answer_subdivides_the_phrases_grid() {
+    // Quarter notes: twice as dense, 8ths between them, but no 16ths.
+    let quarters: Vec<u64> = (0..8).map(|i| i * 24).collect();
+    let q = Phases::from_onsets(&quarters, 0, 24, 0);
+    assert!(
+        q.bias(12, 1.0) < -10.0,
+        "at the phrase's pace, the 8th is off its grid"
+    );
+    assert!(q.bias(12, 2.0) > -0.1, "twice as dense, on it");
+    assert!(q.bias(12, 2.0) > q.bias(12, 1.5) && q.bias(12, 1.5) > q.bias(12, 1.0));
+    assert_eq!(q.bias(6, 2.0), q.bias(6, 1.0));
+    assert_eq!(
+        q.bias(12, 0.5),
+        q.bias(12, 1.0),
+        "a sparser answer keeps the grid"
+    );
+    // Swung 8ths (the long and the short of a triplet): triplets, not straight 8ths.
+    let swung: Vec<u64> = (0..8).flat_map(|b| [b * 24, b * 24 + 16]).collect();
+    let s = Phases::from_onsets(&swung, 0, 24, 0);
+    assert!(s.bias(8, 2.0) > -0.1);
+    assert_eq!(s.bias(12, 2.0), s.bias(12, 1.0));
+    assert_eq!(s.bias(20, 2.0), s.bias(20, 1.0));
+    // A grid finer than 32nds is not subdivided.
+    let odd: Vec<u64> = [0, 5, 7, 24, 29, 31].to_vec();
+    let o = Phases::from_onsets(&odd, 0, 24, 0);
+    assert_eq!(o.bias(1, 2.0), o.bias(1, 1.0));
 }
 
 #[test]
@@ -210,23 +239,23 @@ fn a_wait_that_catches_up_is_favoured_only_where_the_phrase_strikes() {
     // is to wait, but the wait favoured is the one to the 8th at step 12.
     let steps: Vec<u64> = (0..16).map(|i| i * 12).collect();
     let phases = Phases::from_onsets(&steps, 0, 24, 0);
-    assert_eq!(phases.share(12), 1.0);
-    assert!(phases.share(9) < 0.1);
+    assert_eq!(phases.share(12, 1.0), 1.0);
+    assert!(phases.share(9, 1.0) < 0.1);
     let mut d = Density {
         rate: 1.0 / 12.0,
         ..Density::default()
     };
     d.strike(0);
     d.strike(3);
-    let wait = |to: u64| d.shift_bias(6, to - 6, 1.0, phases.share(to));
+    let wait = |to: u64| d.shift_bias(6, to - 6, 1.0, phases.share(to, 1.0));
     assert!(wait(12) > 0.0);
     assert!(
         wait(9) < wait(12) * 1e-3,
         "a wait to a place the phrase never strikes"
     );
     // Overshooting is held back wherever it lands.
-    assert!(d.shift_bias(6, 96, 1.0, phases.share(96)) < 0.0);
-    assert_eq!(Phases::default().share(5), 1.0, "no phrase, no grid");
+    assert!(d.shift_bias(6, 96, 1.0, phases.share(96, 1.0)) < 0.0);
+    assert_eq!(Phases::default().share(5, 1.0), 1.0, "no phrase, no grid");
 }
 
 #[test]
@@ -335,7 +364,7 @@ fn waits_are_shared_out_toward_where_the_phrase_strikes() {
     let phases = Phases::from_onsets(&steps, 0, 24, 0);
     let mut shifts = vec![0.0f32; 48];
     let before = log_sum_exp(&shifts);
-    phases.share_out_waits(&mut shifts, 0, 0.5);
+    phases.share_out_waits(&mut shifts, 0, 0.5, 1.0);
     assert!((log_sum_exp(&shifts) - before).abs() < 1e-4);
     assert!(
         shifts[23] > shifts[11] + 1.0,
@@ -348,7 +377,7 @@ fn waits_are_shared_out_toward_where_the_phrase_strikes() {
     // No phrase, or Follow phrase at 0: nothing moves.
     for (phases, weight) in [(Phases::default(), 0.5), (phases, 0.0)] {
         let mut flat = vec![0.0f32; 48];
-        phases.share_out_waits(&mut flat, 0, weight);
+        phases.share_out_waits(&mut flat, 0, weight, 1.0);
         assert!(flat.iter().all(|&x| x == 0.0));
     }
 }
