@@ -230,7 +230,9 @@ impl Meter {
         self.change_at(beat).1
     }
 
-    fn change_at(&self, beat: f64) -> (f64, TimeSig) {
+    /// The change in force at `beat`: the beat it starts on, where its bars (and pulses)
+    /// count from, and its time signature.
+    pub fn change_at(&self, beat: f64) -> (f64, TimeSig) {
         let i = self.changes.partition_point(|(b, _)| *b <= beat);
         self.changes[i.saturating_sub(1)]
     }

@@ -29,15 +29,7 @@ pub fn continue_score(
 /// starts its answers (with its *Silence trigger* as `silence`).
 pub fn start_after(prompt: &Score, silence: f64) -> f64 {
     let silent_from = prompt.notes.iter().map(|n| n.end).fold(0.0, f64::max);
-    // Each time signature counts its bars, so its pulses, from the beat it starts on.
-    let (origin, sig) = prompt
-        .meter
-        .changes()
-        .iter()
-        .copied()
-        .take_while(|&(beat, _)| beat <= silent_from)
-        .last()
-        .unwrap_or_default();
+    let (origin, sig) = prompt.meter.change_at(silent_from);
     next_on_grid(silent_from + silence, sig.pulse_beats(), origin)
 }
 
