@@ -391,19 +391,18 @@ impl Continuation {
 /// in it. Never before `end` (a pause of up to a beat is played in the head whole), nor
 /// more than [`LEAD_IN_MAX_BEATS`] before the start.
 fn lead_in_steps(end: i64, start: i64, meter: &Meter, vocab: &Vocab) -> (u64, u64) {
-    let on_count = |step: i64| step - since_count(step, meter, vocab).0;
-    let last = on_count(start - step_of(LEAD_IN_BEATS, vocab));
-    let within_a_beat = on_count(end + i64::from(vocab.steps_per_beat) - 1);
-    let earliest = start - step_of(LEAD_IN_MAX_BEATS, vocab);
-    let earliest = match since_count(earliest, meter, vocab) {
-        (0, _) => earliest,
-        (since, count) => earliest + count - since,
+    let count_at_or_before = |step: i64| step - since_count(step, meter, vocab).0;
+    let count_at_or_after = |step: i64| {
+        let (since, count) = since_count(step, meter, vocab);
+        step + (count - since) % count
     };
+    let last = count_at_or_before(start - step_of(LEAD_IN_BEATS, vocab));
+    let within_a_beat = count_at_or_before(end + i64::from(vocab.steps_per_beat) - 1);
+    let earliest = count_at_or_after(start - step_of(LEAD_IN_MAX_BEATS, vocab));
     let from = last.min(within_a_beat.max(earliest)).max(end);
-    let (past, count) = since_count(start, meter, vocab);
     (
         (start - from).max(0) as u64,
-        ((count - past) % count) as u64,
+        (count_at_or_after(start) - start) as u64,
     )
 }
 
