@@ -92,13 +92,10 @@ impl Melody {
             return;
         }
         // Only the steps around the melody's last note can gain.
-        let last = match self.current_step {
-            Some(s) if s != step && self.current != 0 => self.current,
-            _ => self.last,
-        };
-        let last = i32::from(last);
+        let now = self.at(step);
+        let last = i32::from(now.last);
         let steps = [-2, -1, 1, 2].map(|d| (last + d).clamp(0, 127) as u8);
-        let gains = steps.map(|p| follow * self.bias(p, step));
+        let gains = steps.map(|p| follow * now.gain(p));
         if gains.iter().all(|&g| g <= 0.0) {
             return;
         }
@@ -119,21 +116,34 @@ impl Melody {
 
     /// Bias on a note-on of `pitch` at grid step `step`.
     pub fn bias(&self, pitch: u8, step: u64) -> f32 {
-        if self.steps_share <= 0.0 || pitch < self.split {
+        if self.steps_share <= 0.0 {
             return 0.0;
         }
-        // An onset struck before `step` is over; the one at `step` takes a new top only from
-        // a pitch above its own.
+        self.at(step).gain(pitch)
+    }
+
+    /// The melody as it stands at grid step `step`: an onset struck before `step` is over.
+    fn at(&self, step: u64) -> Self {
         let mut now = *self;
         if now.current_step != Some(step) {
             now.settle();
         }
-        let interval = (i32::from(pitch) - i32::from(now.last)).abs();
-        if now.last == 0 || pitch <= now.current || !Self::STEP.contains(&interval) {
+        now
+    }
+
+    /// [`Self::bias`] on a melody as it stands ([`Self::at`]): the onset under way takes a
+    /// new top only from a pitch above its own.
+    fn gain(&self, pitch: u8) -> f32 {
+        let interval = (i32::from(pitch) - i32::from(self.last)).abs();
+        if pitch < self.split
+            || self.last == 0
+            || pitch <= self.current
+            || !Self::STEP.contains(&interval)
+        {
             return 0.0;
         }
         // The next move is owed its share of a step.
-        let owed = now.steps_share * (now.moves as f32 + 1.0) - now.steps as f32;
+        let owed = self.steps_share * (self.moves as f32 + 1.0) - self.steps as f32;
         Self::PULL * owed.clamp(0.0, 1.0)
     }
 }
