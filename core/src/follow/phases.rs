@@ -6,13 +6,15 @@
 /// step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phases {
-    /// Share of the phrase's onsets at each step of the beat, against the commonest
-    /// (smoothed, `0..=1`); all 1 without a phrase.
-    shares: [f32; Self::MAX_STEPS],
+    /// Log share of the phrase's onsets at each step of the beat, against the commonest
+    /// (≤ 0); all 0 without a phrase.
+    bias: [f32; Self::MAX_STEPS],
     /// At the steps that subdivide the phrase's grid where it never strikes (its 8ths between
     /// quarters, 16ths between 8ths, triplets in a swung 8th): the share an answer twice as
-    /// dense as the phrase gets there, the phrase's mean; 0 elsewhere.
+    /// dense as the phrase gains there, the phrase's mean; 0 elsewhere.
     finer: [f32; Self::MAX_STEPS],
+    /// The (smoothed) share of a place the phrase never strikes.
+    unstruck: f32,
     steps_per_beat: u32,
     /// Grid step of the answer's step 0.
     origin: i64,
@@ -21,8 +23,9 @@ pub struct Phases {
 impl Default for Phases {
     fn default() -> Self {
         Self {
-            shares: [1.0; Self::MAX_STEPS],
+            bias: [0.0; Self::MAX_STEPS],
             finer: [0.0; Self::MAX_STEPS],
+            unstruck: 1.0,
             steps_per_beat: 0,
             origin: 0,
         }
@@ -69,9 +72,9 @@ impl Phases {
             }
         }
         let most = counts[..spb].iter().copied().fold(0.0, f32::max) + Self::SMOOTHING;
-        let mut shares = [1f32; Self::MAX_STEPS];
-        for (share, c) in shares.iter_mut().zip(&counts).take(spb) {
-            *share = (c + Self::SMOOTHING) / most;
+        let mut bias = [0f32; Self::MAX_STEPS];
+        for (b, c) in bias.iter_mut().zip(&counts).take(spb) {
+            *b = Self::log_share((c + Self::SMOOTHING) / most);
         }
         let struck: Vec<usize> = (0..spb).filter(|&p| counts[p] > 0.0).collect();
         let mean = struck.iter().map(|&p| counts[p]).sum::<f32>() / struck.len() as f32;
@@ -85,11 +88,17 @@ impl Phases {
             }
         }
         Self {
-            shares,
+            bias,
             finer,
+            unstruck: Self::SMOOTHING / most,
             steps_per_beat,
             origin: answer_origin,
         }
+    }
+
+    /// The bias of a place with `share` of the phrase's onsets against its commonest.
+    fn log_share(share: f32) -> f32 {
+        (Self::SHARPNESS * share.ln()).max(-Self::MAX_PENALTY)
     }
 
     /// The step of the grid an answer denser than the phrase subdivides it into: the
@@ -121,12 +130,7 @@ impl Phases {
     /// onsets per beat asked for, against the phrase's) the grid's subdivisions gain up to the
     /// phrase's mean share, reached at twice the phrase's pace.
     pub fn share(&self, step: u64, pace: f32) -> f32 {
-        if self.steps_per_beat == 0 {
-            return 1.0;
-        }
-        let phase = (self.origin + step as i64).rem_euclid(i64::from(self.steps_per_beat));
-        let phase = phase as usize;
-        self.shares[phase] + (pace - 1.0).clamp(0.0, 1.0) * self.finer[phase]
+        (self.bias(step, pace) / Self::SHARPNESS).exp()
     }
 
     /// Shares out among the waits (`shifts`, the time-shift logits: `shifts[k]` waits `k + 1`
@@ -160,6 +164,14 @@ impl Phases {
         if self.steps_per_beat == 0 {
             return 0.0;
         }
-        (Self::SHARPNESS * self.share(step, pace).ln()).max(-Self::MAX_PENALTY)
+        let phase = (self.origin + step as i64).rem_euclid(i64::from(self.steps_per_beat));
+        let phase = phase as usize;
+        // At or below the phrase's pace, and off the subdivisions, the table alone.
+        let gain = (pace - 1.0).clamp(0.0, 1.0) * self.finer[phase];
+        if gain > 0.0 {
+            Self::log_share(self.unstruck + gain)
+        } else {
+            self.bias[phase]
+        }
     }
 }
