@@ -131,16 +131,23 @@ impl Follow {
             sampling.follow,
             pace,
         );
+        let held = self.lengths.held(step);
         for id in vocab.time_shift_range() {
             if let Some(Token::TimeShift(steps)) = vocab.decode(id) {
                 let steps = u64::from(steps);
                 let landing = self.phases.share(step + steps, pace);
                 logits[id] += sampling.follow * self.density.shift_bias(step, steps, pace, landing);
+                logits[id] += sampling.follow * self.lengths.wait_bias(held, steps);
             }
         }
         for (p, id) in vocab.note_off_range().enumerate() {
             logits[id] += sampling.follow * self.lengths.bias(p as u8, step);
         }
+    }
+
+    /// The answer ended `pitch` at grid step `step`.
+    pub fn end(&mut self, pitch: u8, step: u64) {
+        self.lengths.end(pitch, step);
     }
 
     /// The answer struck `pitch` at grid step `step`.

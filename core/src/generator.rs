@@ -248,6 +248,7 @@ impl Generator {
         if let Some(pitch) = constraints.overdue(&self.decoder) {
             // The model held this note too long: end it, and let the model hear that it did.
             let token = Token::NoteOff(pitch);
+            self.follow.end(pitch, self.decoder.step());
             self.decoder.feed(token, emit);
             self.read(&[vocab.encode(token) as u32])?;
             return Ok(Some(token));
@@ -267,8 +268,10 @@ impl Generator {
             return Ok(None);
         };
         let token = vocab.decode(id).expect("sampled id is in the vocabulary");
-        if let Token::NoteOn(p) = token {
-            self.follow.strike(p, step);
+        match token {
+            Token::NoteOn(p) => self.follow.strike(p, step),
+            Token::NoteOff(p) => self.follow.end(p, step),
+            _ => {}
         }
         self.decoder.feed(token, emit);
         self.read(&[id as u32])?;
