@@ -88,6 +88,44 @@ impl Sampling {
     pub const LEARN: (f32, f32) = (0.0, 1.0);
 }
 
+/// A setting given as text (a command-line flag) that is not a number, or is outside the
+/// range the setting takes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingError {
+    #[error("{text:?} is not a number")]
+    NotANumber { text: String },
+    #[error("{value} is not within {min}..={max}")]
+    OutOfRange { value: f64, min: f64, max: f64 },
+}
+
+/// `text` as a finite number within `min..=max` (a range such as [`Sampling::TEMPERATURE`]):
+/// what every command line checks a bounded setting with, as the plugin's parameters bound it.
+pub fn parse_within<T>(text: &str, (min, max): (T, T)) -> Result<T, SettingError>
+where
+    T: std::str::FromStr + PartialOrd + Copy + Into<f64>,
+{
+    let value: T = text.trim().parse().map_err(|_| SettingError::NotANumber {
+        text: text.to_owned(),
+    })?;
+    if value.into().is_finite() && (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(SettingError::OutOfRange {
+            value: value.into(),
+            min: min.into(),
+            max: max.into(),
+        })
+    }
+}
+
+/// [`parse_within`] as a parser of one setting's flag (a clap `value_parser`).
+pub fn within<T>(range: (T, T)) -> impl Fn(&str) -> Result<T, SettingError> + Clone
+where
+    T: std::str::FromStr + PartialOrd + Copy + Into<f64> + Send + Sync + 'static,
+{
+    move |text: &str| parse_within(text, range)
+}
+
 impl Default for Sampling {
     fn default() -> Self {
         Self {
@@ -156,6 +194,26 @@ pub fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setting_is_a_finite_number_within_its_range() {
+        assert_eq!(parse_within("1.5", Sampling::TEMPERATURE), Ok(1.5));
+        assert_eq!(parse_within(" 2 ", Sampling::TEMPERATURE), Ok(2.0));
+        assert_eq!(parse_within("-1", Sampling::DENSITY), Ok(-1.0));
+        assert_eq!(parse_within("16", (1u32, 16)), Ok(16));
+        let err = parse_within("2.5", Sampling::TEMPERATURE).unwrap_err();
+        assert_eq!(err.to_string(), "2.5 is not within 0..=2");
+        for bad in ["NaN", "inf", "-0.1"] {
+            assert!(parse_within(bad, Sampling::TEMPERATURE).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_within("fast", Sampling::TEMPERATURE),
+            Err(SettingError::NotANumber {
+                text: "fast".into()
+            })
+        );
+        assert!(parse_within("0", (1u32, 16)).is_err());
+    }
 
     /// Temperature alone, as sampling was before min-p.
     fn plain(temperature: f32) -> Sampling {

@@ -10,6 +10,7 @@ use continuo_core::runtime::Provider;
 use continuo_core::sampling::Sampling;
 use nice_plug::prelude::*;
 
+use crate::engine::ANSWER_BARS;
 use crate::history::ClipContent;
 use crate::learning::LearnedField;
 use crate::protocol::SEED_MAX;
@@ -291,8 +292,15 @@ impl ContinuoParams {
                 linear(Sampling::REPEAT_PENALTY),
             )
             .with_step_size(0.1),
-            length_bars: IntParam::new("Answer length", 2, IntRange::Linear { min: 1, max: 16 })
-                .with_unit(" bars"),
+            length_bars: IntParam::new(
+                "Answer length",
+                2,
+                IntRange::Linear {
+                    min: ANSWER_BARS.0 as i32,
+                    max: ANSWER_BARS.1 as i32,
+                },
+            )
+            .with_unit(" bars"),
             silence_beats: FloatParam::new(
                 "Silence trigger",
                 DEFAULT_SILENCE_BEATS as f32,

@@ -141,7 +141,7 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <command>\n\n  fetch-ort [--target T] download ONNX Runtime {ORT_VERSION} into .cache/ort/<os>-<arch>\n  \
                  bundle <pkg> [opts]    build CLAP + VST3 bundles into target/bundled\n  \
                  install [--no-install] [--target T]\n                         release bundles with the default model and ONNX Runtime, installed for this user\n                         (--target x86_64-pc-windows-gnu --no-install: Windows bundles into target/bundled-windows)\n  \
-                 demo [--prompt F] [--out D]  continue a MIDI prompt headlessly (writes .mid and .png)\n  \
+                 demo [--prompt F] [--out D]  continue a MIDI prompt headlessly (writes .mid and .png; --help: its flags)\n  \
                  test                   set up and run every test (and the validators, if found)\n  \
                  validate               release bundles through both plugin validators\n  \
                  check-platforms        Windows bundles tested under wine; macOS targets compiled\n  \

@@ -4,56 +4,62 @@
 //! a MIDI file and a piano-roll PNG. The clock is virtual, so a seed gives the same answer on
 //! any machine, as fast as it can go.
 //!
-//! `continuo-demo [--prompt in.mid] [--out DIR] [--bars N] [--temperature T] [--seed S]
-//!                [--model M] [--prompt-beats B]`
+//! `continuo-demo --help` lists its flags; each bounded one takes the range the plugin's
+//! parameter does.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 
+use continuo::engine::ANSWER_BARS;
 use continuo::library::{library_locations, ModelSource};
 use continuo::sim::Sim;
 use continuo::worker::WorkerSettings;
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
 use continuo_core::runtime::init_runtime;
-use continuo_core::sampling::Sampling;
+use continuo_core::sampling::{within, Sampling};
 
+/// Continue a MIDI prompt through Continuo's engine, headlessly; writes the prompt and its
+/// answer as continuation.mid and continuation.png.
+#[derive(Parser)]
+#[command(name = "continuo-demo")]
 struct Args {
+    /// The phrase to answer (a .mid file); a short phrase in C minor without it.
+    #[arg(long)]
     prompt: Option<PathBuf>,
+    /// Folder the .mid and .png are written to.
+    #[arg(long, default_value = "out")]
     out: PathBuf,
+    /// Answer length in bars, as the plugin's *Answer length*.
+    #[arg(long, default_value_t = 4, value_parser = within(ANSWER_BARS))]
     bars: u32,
-    temperature: f32,
-    seed: u64,
-    model: Option<PathBuf>,
+    /// The prompt's first this many beats are played (the rest is left out).
+    #[arg(long, default_value_t = 16.0, value_parser = within(PROMPT_BEATS))]
     prompt_beats: f64,
+    /// A model folder or .onnx file instead of the built-in one.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    #[arg(long, default_value_t = Sampling::DEFAULT_TEMPERATURE, value_parser = within(Sampling::TEMPERATURE))]
+    temperature: f32,
+    /// *Follow phrase*: how strongly the answer keeps to the phrase.
+    #[arg(long, default_value_t = Sampling::DEFAULT_FOLLOW, value_parser = within(Sampling::FOLLOW))]
+    follow: f32,
+    /// *Density*: onsets per beat against the phrase's, log2 (−1: half, 1: twice).
+    #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::DENSITY), allow_hyphen_values = true)]
+    density: f32,
+    /// *Polyphony*: notes per onset against the phrase's, log2 (−1: half, 1: twice).
+    #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::POLYPHONY), allow_hyphen_values = true)]
+    polyphony: f32,
+    /// *Learn from me*: how far the answer draws on the phrase through the session memory.
+    #[arg(long, default_value_t = Sampling::DEFAULT_LEARN, value_parser = within(Sampling::LEARN))]
+    learn_from_me: f32,
 }
 
-fn parse_args() -> Result<Args> {
-    let mut a = Args {
-        prompt: None,
-        out: "out".into(),
-        bars: 4,
-        temperature: Sampling::DEFAULT_TEMPERATURE,
-        seed: 7,
-        model: None,
-        prompt_beats: 16.0,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--prompt" => a.prompt = Some(value()?.into()),
-            "--out" => a.out = value()?.into(),
-            "--bars" => a.bars = value()?.parse().context("--bars")?,
-            "--temperature" => a.temperature = value()?.parse().context("--temperature")?,
-            "--seed" => a.seed = value()?.parse().context("--seed")?,
-            "--model" => a.model = Some(value()?.into()),
-            "--prompt-beats" => a.prompt_beats = value()?.parse().context("--prompt-beats")?,
-            other => bail!("unknown argument {other}"),
-        }
-    }
-    Ok(a)
-}
+/// The most of a prompt the demo plays, in beats: 16 bars of 4/4.
+const PROMPT_BEATS: (f64, f64) = (1.0, 64.0);
 
 /// A short phrase in C minor for when no prompt file is given.
 fn builtin_prompt() -> Score {
@@ -107,7 +113,7 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let args = parse_args()?;
+    let args = Args::parse();
     let mut prompt = match &args.prompt {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
@@ -130,6 +136,10 @@ fn run() -> Result<()> {
             .map_or(ModelSource::Embedded, ModelSource::Path),
         sampling: Sampling {
             temperature: args.temperature,
+            follow: args.follow,
+            density: args.density,
+            polyphony: args.polyphony,
+            learn: args.learn_from_me,
             ..Default::default()
         },
         seed: args.seed,

@@ -47,6 +47,9 @@ impl Transport {
     }
 }
 
+/// The answer lengths a player may set, in bars.
+pub const ANSWER_BARS: (u32, u32) = (1, 16);
+
 /// Parameter values the audio thread needs, read once per block.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {

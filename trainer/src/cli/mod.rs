@@ -5,6 +5,7 @@ pub mod check;
 pub mod generate;
 pub mod train;
 
+pub use continuo_core::sampling::within;
 use continuo_core::sampling::Sampling;
 
 /// How notes are drawn; the defaults are the plugin's.
@@ -31,29 +32,6 @@ pub struct SamplingArgs {
     /// the plugin learns the player's phrases into (0: the network and the steering alone).
     #[arg(long, default_value_t = Sampling::DEFAULT_LEARN, value_parser = within(Sampling::LEARN))]
     learn_from_me: f32,
-}
-
-/// A clap parser for a finite number within `(min, max)`.
-pub fn within<T>((min, max): (T, T)) -> impl Fn(&str) -> Result<T, String> + Clone
-where
-    T: std::str::FromStr
-        + PartialOrd
-        + std::fmt::Display
-        + Copy
-        + Into<f64>
-        + Send
-        + Sync
-        + 'static,
-    T::Err: std::fmt::Display,
-{
-    move |s: &str| {
-        let v: T = s.parse().map_err(|e| format!("{e}"))?;
-        if v.into().is_finite() && (min..=max).contains(&v) {
-            Ok(v)
-        } else {
-            Err(format!("{v} is not within {min}..={max}"))
-        }
-    }
 }
 
 impl From<SamplingArgs> for Sampling {
