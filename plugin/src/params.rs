@@ -10,7 +10,7 @@ use continuo_core::runtime::Provider;
 use continuo_core::sampling::Sampling;
 use nice_plug::prelude::*;
 
-use crate::engine::ANSWER_BARS;
+use crate::engine::{ANSWER_BARS, SILENCE_BEATS};
 use crate::history::ClipContent;
 use crate::learning::LearnedField;
 use crate::protocol::SEED_MAX;
@@ -305,8 +305,8 @@ impl ContinuoParams {
                 "Silence trigger",
                 DEFAULT_SILENCE_BEATS as f32,
                 FloatRange::Linear {
-                    min: 0.25,
-                    max: 8.0,
+                    min: SILENCE_BEATS.0 as f32,
+                    max: SILENCE_BEATS.1 as f32,
                 },
             )
             .with_step_size(0.25)

@@ -12,10 +12,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use continuo::engine::ANSWER_BARS;
+use continuo::engine::{ANSWER_BARS, SILENCE_BEATS};
 use continuo::library::{library_locations, ModelSource};
 use continuo::sim::Sim;
+use continuo::timeline::StartQuantize;
 use continuo::worker::WorkerSettings;
+use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
 use continuo_core::runtime::init_runtime;
 use continuo_core::sampling::{within, Sampling};
@@ -34,6 +36,12 @@ struct Args {
     /// Answer length in bars, as the plugin's *Answer length*.
     #[arg(long, default_value_t = 4, value_parser = within(ANSWER_BARS))]
     bars: u32,
+    /// *Silence trigger*: beats of silence after the phrase that ask for the answer.
+    #[arg(long, default_value_t = DEFAULT_SILENCE_BEATS, value_parser = within(SILENCE_BEATS))]
+    silence: f64,
+    /// *Start on*: where the answer may start once asked for.
+    #[arg(long, value_enum, default_value_t = StartOn::Beat)]
+    start_on: StartOn,
     /// The prompt's first this many beats are played (the rest is left out).
     #[arg(long, default_value_t = 16.0, value_parser = within(PROMPT_BEATS))]
     prompt_beats: f64,
@@ -56,6 +64,27 @@ struct Args {
     /// *Learn from me*: how far the answer draws on the phrase through the session memory.
     #[arg(long, default_value_t = Sampling::DEFAULT_LEARN, value_parser = within(Sampling::LEARN))]
     learn_from_me: f32,
+}
+
+/// The plugin's *Start on* choices.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StartOn {
+    /// The next 16th note.
+    Sixteenth,
+    /// The next beat of the meter's pulse.
+    Beat,
+    /// The next bar line.
+    Bar,
+}
+
+impl From<StartOn> for StartQuantize {
+    fn from(s: StartOn) -> Self {
+        match s {
+            StartOn::Sixteenth => Self::Sixteenth,
+            StartOn::Beat => Self::Beat,
+            StartOn::Bar => Self::Bar,
+        }
+    }
 }
 
 /// The most of a prompt the demo plays, in beats: 16 bars of 4/4.
@@ -172,6 +201,8 @@ fn run() -> Result<()> {
     // The prompt's first time signature is the host's.
     sim.time_sig = prompt.meter.sig_at(0.0);
     sim.settings.length_bars = args.bars;
+    sim.settings.silence_beats = args.silence;
+    sim.settings.quantize = args.start_on.into();
     let bar = sim.time_sig.beats_per_bar();
     let end_beat =
         phrase_end.ceil() + sim.settings.silence_beats + bar + f64::from(args.bars) * bar + 1.0;

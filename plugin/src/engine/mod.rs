@@ -49,6 +49,8 @@ impl Transport {
 
 /// The answer lengths a player may set, in bars.
 pub const ANSWER_BARS: (u32, u32) = (1, 16);
+/// The silences a player may set to trigger an answer, in beats.
+pub const SILENCE_BEATS: (f64, f64) = (0.25, 8.0);
 
 /// Parameter values the audio thread needs, read once per block.
 #[derive(Debug, Clone, Copy, PartialEq)]
