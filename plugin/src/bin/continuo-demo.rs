@@ -20,7 +20,7 @@ use continuo::worker::WorkerSettings;
 use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
 use continuo_core::runtime::init_runtime;
-use continuo_core::sampling::{within, Sampling};
+use continuo_core::sampling::{within, Sampling, SamplingArgs};
 
 /// Continue a MIDI prompt through Continuo's engine, headlessly; writes the prompt and its
 /// answer as continuation.mid and continuation.png.
@@ -50,20 +50,9 @@ struct Args {
     model: Option<PathBuf>,
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    #[arg(long, default_value_t = Sampling::DEFAULT_TEMPERATURE, value_parser = within(Sampling::TEMPERATURE))]
-    temperature: f32,
-    /// *Follow phrase*: how strongly the answer keeps to the phrase.
-    #[arg(long, default_value_t = Sampling::DEFAULT_FOLLOW, value_parser = within(Sampling::FOLLOW))]
-    follow: f32,
-    /// *Density*: onsets per beat against the phrase's, log2 (−1: half, 1: twice).
-    #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::DENSITY), allow_hyphen_values = true)]
-    density: f32,
-    /// *Polyphony*: notes per onset against the phrase's, log2 (−1: half, 1: twice).
-    #[arg(long, default_value_t = 0.0, value_parser = within(Sampling::POLYPHONY), allow_hyphen_values = true)]
-    polyphony: f32,
-    /// *Learn from me*: how far the answer draws on the phrase through the session memory.
-    #[arg(long, default_value_t = Sampling::DEFAULT_LEARN, value_parser = within(Sampling::LEARN))]
-    learn_from_me: f32,
+    /// How notes are drawn, as the plugin's parameters (the defaults are its own).
+    #[command(flatten)]
+    sampling: SamplingArgs,
 }
 
 /// The plugin's *Start on* choices.
@@ -163,14 +152,7 @@ fn run() -> Result<()> {
             .model
             .clone()
             .map_or(ModelSource::Embedded, ModelSource::Path),
-        sampling: Sampling {
-            temperature: args.temperature,
-            follow: args.follow,
-            density: args.density,
-            polyphony: args.polyphony,
-            learn: args.learn_from_me,
-            ..Default::default()
-        },
+        sampling: Sampling::from(args.sampling),
         seed: args.seed,
         ..Default::default()
     };
