@@ -58,7 +58,7 @@ impl Lengths {
     /// [`Self::OWED_CAP`] notes, on the note-off and on the wait that reaches it: a note can
     /// only end where the model has waited to. On Chopin's validation pieces the answers'
     /// note lengths came to 0.66 of the truth's mix from 0.61, and the windows with a fifth
-    /// of their notes short (a 16th or less) to 13% from 4% (the truth's 22%); holding notes
+    /// of their notes short (a 16th or less) to 16% from 4% (the truth's 22%); holding notes
     /// back where the answer ended more than it owed lengthened every note instead.
     pub(super) const OWED_PULL: f32 = 2.0;
     pub(super) const OWED_CAP: f32 = 3.0;
