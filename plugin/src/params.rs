@@ -16,12 +16,16 @@ use crate::learning::LearnedField;
 use crate::protocol::SEED_MAX;
 use crate::timeline::StartQuantize;
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+/// *Start on*: the parameter's choices, and the demo's `--start-on`.
+#[derive(Enum, clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartAt {
+    /// The next 16th note.
     #[name = "Next 16th"]
     Sixteenth,
+    /// The next beat of the meter's pulse.
     #[name = "Next beat"]
     Beat,
+    /// The next bar line.
     #[name = "Next bar"]
     Bar,
 }

@@ -14,8 +14,8 @@ use clap::Parser;
 
 use continuo::engine::{ANSWER_BARS, SILENCE_BEATS};
 use continuo::library::{library_locations, ModelSource};
+use continuo::params::StartAt;
 use continuo::sim::Sim;
-use continuo::timeline::StartQuantize;
 use continuo::worker::WorkerSettings;
 use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
@@ -40,8 +40,8 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_SILENCE_BEATS, value_parser = within(SILENCE_BEATS))]
     silence: f64,
     /// *Start on*: where the answer may start once asked for.
-    #[arg(long, value_enum, default_value_t = StartOn::Beat)]
-    start_on: StartOn,
+    #[arg(long, value_enum, default_value_t = StartAt::Beat)]
+    start_on: StartAt,
     /// The prompt's first this many beats are played (the rest is left out).
     #[arg(long, default_value_t = 16.0, value_parser = within(PROMPT_BEATS))]
     prompt_beats: f64,
@@ -53,27 +53,6 @@ struct Args {
     /// How notes are drawn, as the plugin's parameters (the defaults are its own).
     #[command(flatten)]
     sampling: SamplingArgs,
-}
-
-/// The plugin's *Start on* choices.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum StartOn {
-    /// The next 16th note.
-    Sixteenth,
-    /// The next beat of the meter's pulse.
-    Beat,
-    /// The next bar line.
-    Bar,
-}
-
-impl From<StartOn> for StartQuantize {
-    fn from(s: StartOn) -> Self {
-        match s {
-            StartOn::Sixteenth => Self::Sixteenth,
-            StartOn::Beat => Self::Beat,
-            StartOn::Bar => Self::Bar,
-        }
-    }
 }
 
 /// The most of a prompt the demo plays, in beats: 16 bars of 4/4.
