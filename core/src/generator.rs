@@ -121,10 +121,12 @@ impl Generator {
     ) -> Result<(), RuntimeError> {
         let vocab = self.model.meta().vocab;
         let ids = self.ids(context);
-        match self.prepared.take() {
+        // The prepared context stays: an answer drawn ahead and then not asked for (the
+        // player played on) is drawn again from it.
+        match &self.prepared {
             Some(p) if p.ids == ids && p.start == start && p.meter == *meter => {
                 self.model.restore(&p.state, &p.logits);
-                self.meter = p.meter;
+                self.meter = p.meter.clone();
                 self.grid = p.grid;
                 self.history = p.history;
             }

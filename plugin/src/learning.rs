@@ -94,7 +94,7 @@ impl Learned {
 }
 
 /// The learned phrases and the memory of them for one vocabulary.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Learning {
     learned: Learned,
     memory: Memory,

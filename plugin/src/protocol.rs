@@ -31,6 +31,14 @@ pub enum ToWorker {
         prompt: Prompt,
         meter: Meter,
     },
+    /// The phrase fell silent: if it stays so, its answer will be asked for with these
+    /// (sent again whenever they change). The inference thread draws the answer's lead-in
+    /// meanwhile, so a long pause before it delays its first note no more than a short one.
+    Expect {
+        start_beat: f64,
+        length_beats: f64,
+        meter: Meter,
+    },
     /// Stop the answer in progress at `beat` (player interrupted, transport stopped or
     /// jumped): nothing after it was heard.
     Cancel { beat: f64 },

@@ -112,7 +112,10 @@ impl Sim {
                 self.hear(at, e);
             }
             self.sample += u64::from(BLOCK);
-            self.worker.poll();
+            // As the inference thread's loop does: waiting work when nothing else is due.
+            if !self.worker.poll() && !self.worker.is_answering() {
+                self.worker.idle();
+            }
         }
     }
 

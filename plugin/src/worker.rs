@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use continuo_core::answer::{AnswerEvent, Continuation, Conversation, CONVERSATION_GAP_BEATS};
+use continuo_core::answer::{
+    AnswerEvent, Continuation, Conversation, CONVERSATION_GAP_BEATS, LEAD_IN_MAX_BEATS,
+    LEAD_IN_TOKENS,
+};
 use continuo_core::constraints::Constraints;
 use continuo_core::generator::Generator;
 use continuo_core::grid::{read_on_grid, Meter as Bars};
 use continuo_core::memory::{self, MemoryStats};
 use continuo_core::midi::{Keyboard, Note};
-use continuo_core::runtime::Provider;
+use continuo_core::runtime::{Provider, RuntimeError};
 use continuo_core::sampling::{Rng, Sampling};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -132,6 +135,64 @@ struct Answer {
     continuation: Continuation,
 }
 
+/// Where an answer starts, how long it is, and the bars it is played in.
+#[derive(Debug, Clone, PartialEq)]
+struct Ask {
+    start_beat: f64,
+    length_beats: f64,
+    bars: Bars,
+}
+
+/// An answer made ready on copies of what answering changes, adopted when it is asked for.
+struct Draft {
+    ask: Ask,
+    /// The settings it was drawn with: drawn ahead, it is drawn again if they changed.
+    settings: WorkerSettings,
+    seed: u64,
+    /// "Vary"'s draws after this answer's seed.
+    vary: Rng,
+    /// The phrase it answers, as played.
+    played: Vec<Note>,
+    /// The conversation and the learning once the phrase joined them.
+    conversation: Conversation,
+    learning: Learning,
+    continuation: Continuation,
+    /// Events drawn ahead of the request, sent when it comes.
+    drawn: Vec<AnswerEvent>,
+}
+
+/// How far past an answer's start [`Worker::foresee`] draws it: its first notes, where it
+/// does not open on a rest.
+const FORESEE_BEATS: f64 = 0.5;
+/// The most tokens drawn ahead: the longest lead-in ([`LEAD_IN_TOKENS`] for each of up to
+/// [`LEAD_IN_MAX_BEATS`]) and the answer's opening.
+const FORESEE_TOKENS: usize = (LEAD_IN_TOKENS as usize) * (LEAD_IN_MAX_BEATS as usize + 1);
+
+/// Sends an event of answer `id` to the audio thread; a note it ends was heard, by the
+/// conversation and in `heard`.
+fn deliver(
+    tx: &Sender<FromWorker>,
+    stats: &EngineStats,
+    conversation: &mut Conversation,
+    heard: &mut Vec<Note>,
+    id: u32,
+    ev: AnswerEvent,
+) {
+    let msg = FromWorker::Note {
+        id,
+        beat: ev.beat,
+        pitch: ev.pitch,
+        velocity: ev.velocity,
+    };
+    if tx.try_send(msg).is_err() {
+        stats.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(note) = ev.ended {
+        conversation.heard(note);
+        heard.push(note);
+    }
+}
+
 pub struct Worker {
     rx: Receiver<ToWorker>,
     tx: Sender<FromWorker>,
@@ -154,6 +215,10 @@ pub struct Worker {
     last_prompt: Option<(Vec<Note>, f64)>,
     /// The phrase grew since the model last read it ahead of time.
     prepare_due: bool,
+    /// The answer the audio thread foretold for the silent phrase, not drawn yet.
+    expected: Option<Ask>,
+    /// The answer drawn ahead for the silent phrase.
+    foreseen: Option<Draft>,
     /// The bars of the latest answer: the host's time signature, through its latest bar line.
     bars: Bars,
     /// What the player's phrases taught (*Learn from me*).
@@ -187,6 +252,8 @@ impl Worker {
             live: None,
             last_prompt: None,
             prepare_due: false,
+            expected: None,
+            foreseen: None,
             bars: Bars::default(),
             learning: Learning::default(),
             kept: None,
@@ -237,7 +304,7 @@ impl Worker {
                 // Keep up with the playhead.
                 std::thread::sleep(IDLE_SLEEP);
             } else {
-                self.prepare_ahead();
+                self.idle();
                 // Nothing to generate: sleep until the audio thread says something
                 // (or settings are due), so an idle instance costs no CPU.
                 match self.rx.recv_timeout(SETTINGS_POLL) {
@@ -276,6 +343,7 @@ impl Worker {
         }
         if self.loaded.is_some() {
             self.answer = None;
+            self.foreseen = None;
             let _ = self.tx.try_send(FromWorker::ModelChanged);
         }
         let result = load(&wanted.0, wanted.1);
@@ -333,6 +401,10 @@ impl Worker {
     }
 
     fn handle(&mut self, msg: ToWorker) {
+        if !matches!(msg, ToWorker::Answer { .. }) {
+            // The phrase, the conversation or the answer foretold changed.
+            self.foreseen = None;
+        }
         match msg {
             ToWorker::Played {
                 pitch,
@@ -342,6 +414,7 @@ impl Worker {
                 let phrase = &mut self.phrase;
                 let mut out = |n: Note| phrase.push(n);
                 self.prepare_due = true;
+                self.expected = None;
                 if velocity > 0 {
                     self.keyboard.key_down(pitch, velocity, beat, &mut out);
                 } else {
@@ -352,6 +425,17 @@ impl Worker {
                 self.prepare_due = true;
                 let phrase = &mut self.phrase;
                 self.keyboard.pedal(down, beat, &mut |n| phrase.push(n));
+            }
+            ToWorker::Expect {
+                start_beat,
+                length_beats,
+                meter,
+            } => {
+                self.expected = Some(Ask {
+                    start_beat,
+                    length_beats,
+                    bars: Bars::through(meter.time_sig, meter.bar_origin),
+                })
             }
             ToWorker::Answer {
                 id,
@@ -368,6 +452,7 @@ impl Worker {
             }
             ToWorker::Cancel { beat } => self.cancel_answer(beat),
             ToWorker::Reset => {
+                self.expected = None;
                 self.kept = None;
                 self.finish_exchange();
                 self.answer = None;
@@ -391,6 +476,8 @@ impl Worker {
             .get(serial)
             .map(|e| e.answer.clone());
         self.kept = answer.filter(|a| !a.is_empty()).map(|a| (a, end));
+        // A phrase answered from here learns the answer too.
+        self.foreseen = None;
     }
 
     /// The answer stops at `beat` (the player took over, or the transport moved): what it
@@ -414,6 +501,13 @@ impl Worker {
             }
         }
         self.finish_exchange();
+    }
+
+    /// What the inference thread does while it waits for the audio thread: reads the silent
+    /// phrase ahead of its answer, and draws the answer foretold.
+    pub fn idle(&mut self) {
+        self.prepare_ahead();
+        self.foresee();
     }
 
     /// While the phrase falls silent, has the model read the context its answer would get
@@ -476,72 +570,167 @@ impl Worker {
         prompt: Prompt,
         meter: Meter,
     ) {
-        let phrase = match prompt {
-            Prompt::Phrase => {
-                let mut phrase = std::mem::take(&mut self.phrase);
-                // Keys still down (or held by the pedal) when the answer is due sound on to
-                // its start.
-                let mut keyboard = self.keyboard.clone();
-                keyboard.release_all(start_beat, &mut |n| phrase.push(n));
-                self.last_prompt = Some((phrase.clone(), start_beat));
-                Some(phrase)
-            }
-            Prompt::Again => self.last_prompt.as_ref().map(|(phrase, answered_at)| {
-                // A variation answers the phrase alone, moved so it ends as far before the
-                // new start as it did before the first.
-                self.conversation.clear();
-                let by = start_beat - answered_at;
-                phrase.iter().map(|n| n.moved(by)).collect()
-            }),
+        let ask = Ask {
+            start_beat,
+            length_beats,
+            bars: Bars::through(meter.time_sig, meter.bar_origin),
         };
-        let (Some(phrase), Some(generator)) = (phrase, self.generator.as_mut()) else {
-            // No answer will come: an offline render must not wait for one.
-            self.stats.progress.publish(id, f64::INFINITY);
+        let foreseen = self
+            .foreseen
+            .take()
+            .filter(|d| prompt == Prompt::Phrase && d.ask == ask && d.settings == self.settings);
+        let drafted = match foreseen {
+            Some(draft) => Some(Ok(draft)),
+            None => self.draft(prompt, ask),
+        };
+        if prompt == Prompt::Phrase {
+            let mut phrase = std::mem::take(&mut self.phrase);
+            // Keys still down (or held by the pedal) when the answer is due sound on to its
+            // start.
+            let mut keyboard = self.keyboard.clone();
+            keyboard.release_all(start_beat, &mut |n| phrase.push(n));
+            self.last_prompt = Some((phrase, start_beat));
+        }
+        match drafted {
+            Some(Ok(draft)) => self.adopt(id, prompt, meter, draft),
+            Some(Err(e)) => {
+                self.shared.status.lock().message = Some(format!("inference failed: {e}"));
+                // No answer will come: an offline render must not wait for one.
+                self.stats.progress.publish(id, f64::INFINITY);
+            }
+            None => self.stats.progress.publish(id, f64::INFINITY),
+        }
+    }
+
+    /// While the phrase falls silent, draws the answer the audio thread foretold
+    /// ([`ToWorker::Expect`]) up to a little past its start: a longer pause has a longer
+    /// lead-in, and drawn now it no longer delays the first note. Kept until the answer is
+    /// asked for as foretold, dropped when the phrase or the settings change.
+    fn foresee(&mut self) {
+        let Some(ask) = self.expected.take() else {
+            return;
+        };
+        if self.answer.is_some() || self.keyboard.sounding() || self.phrase.is_empty() {
+            return;
+        }
+        // A failure shows when the answer is asked for and drawn again.
+        let horizon = ask.start_beat + FORESEE_BEATS;
+        let Some(Ok(mut draft)) = self.draft(Prompt::Phrase, ask) else {
+            return;
+        };
+        let Some(generator) = self.generator.as_mut() else {
             return;
         };
         let vocab = generator.model().meta().vocab;
-        let played = phrase.clone();
+        let (settings, drawn) = (&self.settings, &mut draft.drawn);
+        let _ = draft.continuation.generate_with_memory(
+            generator,
+            horizon,
+            FORESEE_TOKENS,
+            &settings.constraints,
+            &settings.sampling,
+            draft.learning.memory_for(&vocab),
+            memory::weight(settings.sampling.learn),
+            |ev| drawn.push(ev),
+        );
+        self.foreseen = Some(draft);
+    }
+
+    /// An answer to `prompt` made ready to play on copies of what answering changes: the
+    /// model primed, the seed drawn, the phrase learned. `None` without a model, or for
+    /// *Again* before any phrase.
+    fn draft(&mut self, prompt: Prompt, ask: Ask) -> Option<Result<Draft, RuntimeError>> {
+        let generator = self.generator.as_mut()?;
+        let vocab = generator.model().meta().vocab;
+        let mut conversation = self.conversation.clone();
+        let phrase: Vec<Note> = match prompt {
+            Prompt::Phrase => {
+                let mut phrase = self.phrase.clone();
+                let mut keyboard = self.keyboard.clone();
+                keyboard.release_all(ask.start_beat, &mut |n| phrase.push(n));
+                phrase
+            }
+            Prompt::Again => {
+                let (phrase, answered_at) = self.last_prompt.as_ref()?;
+                // A variation answers the phrase alone, moved so it ends as far before the
+                // new start as it did before the first.
+                conversation.clear();
+                let by = ask.start_beat - answered_at;
+                phrase.iter().map(|n| n.moved(by)).collect()
+            }
+        };
+        let mut learning = self.learning.clone();
         if prompt == Prompt::Phrase {
-            let starts = played.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
-            if let Some((answer, end)) = self.kept.take() {
+            let starts = phrase.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
+            if let Some((answer, end)) = &self.kept {
                 // The player played on from the answer: it belongs to the conversation.
                 if starts - end <= CONVERSATION_GAP_BEATS {
-                    self.learning.learn(&answer, &vocab);
+                    learning.learn(answer, &vocab);
                 }
             }
             // Learned before it is answered (a figure the phrase repeats is the player's too),
             // and as the model reads it.
-            let mut read = played.clone();
+            let mut read = phrase.clone();
             read_on_grid(&mut read);
-            self.learning.learn(&read, &vocab);
-            publish(&self.shared, &self.learning, self.settings.keep_learned);
+            learning.learn(&read, &vocab);
         }
-        let recent = self.conversation.add_phrase(phrase, &vocab);
+        let played = phrase.clone();
+        let recent = conversation.add_phrase(phrase, &vocab);
         // *Again* always varies: the fixed seed's answer is the one already heard.
+        let mut vary = self.vary.clone();
         let seed = if self.settings.seed == 0 || prompt == Prompt::Again {
-            1 + self.vary.below(SEED_MAX)
+            1 + vary.below(SEED_MAX)
         } else {
             self.settings.seed
         };
         generator.reseed(seed);
-        self.bars = Bars::through(meter.time_sig, meter.bar_origin);
         let started = Continuation::start(
             generator,
             recent,
-            &self.bars,
-            Some(start_beat),
-            length_beats,
+            &ask.bars,
+            Some(ask.start_beat),
+            ask.length_beats,
         );
-        let continuation = match started {
-            Ok(c) => c,
-            Err(e) => {
-                self.shared.status.lock().message = Some(format!("inference failed: {e}"));
-                self.stats.progress.publish(id, f64::INFINITY);
-                return;
-            }
-        };
+        Some(started.map(|continuation| Draft {
+            ask,
+            settings: self.settings.clone(),
+            seed,
+            vary,
+            played,
+            conversation,
+            learning,
+            continuation,
+            drawn: Vec::new(),
+        }))
+    }
+
+    /// The answer `draft` becomes the one playing, as answer `id`.
+    fn adopt(&mut self, id: u32, prompt: Prompt, meter: Meter, draft: Draft) {
+        let Draft {
+            ask,
+            seed,
+            vary,
+            played,
+            conversation,
+            learning,
+            continuation,
+            drawn,
+            ..
+        } = draft;
+        if prompt == Prompt::Phrase {
+            self.kept = None;
+        }
+        self.conversation = conversation;
+        self.learning = learning;
+        publish(&self.shared, &self.learning, self.settings.keep_learned);
+        self.vary = vary;
+        self.bars = ask.bars;
         self.answers += 1;
-        let model = generator.model().meta().name.clone();
+        let model = self
+            .generator
+            .as_ref()
+            .map(|g| g.model().meta().name.clone())
+            .unwrap_or_default();
         {
             let mut status = self.shared.status.lock();
             status.answers = self.answers;
@@ -556,13 +745,20 @@ impl Worker {
             prompt,
             phrase: played,
             answer: Vec::new(),
-            answer_start: start_beat,
-            answer_end: start_beat + length_beats,
+            answer_start: ask.start_beat,
+            answer_end: ask.start_beat + ask.length_beats,
         });
         self.live = Some(Live {
             serial,
-            end: start_beat + length_beats,
+            end: ask.start_beat + ask.length_beats,
         });
+        // What was drawn ahead goes out now; the rest as playback comes near.
+        let (tx, stats, conversation) = (&self.tx, &self.stats, &mut self.conversation);
+        let mut heard = Vec::new();
+        for ev in drawn {
+            deliver(tx, stats, conversation, &mut heard, id, ev);
+        }
+        self.record(&heard);
         self.answer = Some(Answer { id, continuation });
     }
 
@@ -575,21 +771,7 @@ impl Worker {
         let (tx, stats, conversation) = (&self.tx, &self.stats, &mut self.conversation);
         let id = answer.id;
         let mut heard = Vec::new();
-        let send = |ev: AnswerEvent| {
-            let msg = FromWorker::Note {
-                id,
-                beat: ev.beat,
-                pitch: ev.pitch,
-                velocity: ev.velocity,
-            };
-            if tx.try_send(msg).is_err() {
-                stats.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(note) = ev.ended {
-                conversation.heard(note);
-                heard.push(note);
-            }
-        };
+        let send = |ev| deliver(tx, stats, conversation, &mut heard, id, ev);
         let settings = &self.settings;
         let vocab = generator.model().meta().vocab;
         let generated = answer.continuation.generate_with_memory(
@@ -641,6 +823,132 @@ mod tests {
                 && why.contains("passing notes through"),
             "{why}"
         );
+    }
+
+    /// A worker with the built-in model and a fixed seed, its playhead far ahead so that
+    /// answers are generated whole, and the audio thread's end of its queues.
+    fn seeded_worker(sampling: Sampling) -> (Worker, crate::protocol::EngineEnd) {
+        let (engine, end, stats) = crate::protocol::connect();
+        stats.playhead.publish(1000.0, 1000.0);
+        let mut worker = Worker::new(end, Arc::default(), stats);
+        worker.refresh_settings(WorkerSettings {
+            seed: 7,
+            sampling,
+            ..Default::default()
+        });
+        (worker, engine)
+    }
+
+    /// Keys struck and released (pitch, from, to) in beats.
+    fn play(worker: &mut Worker, to: &Sender<ToWorker>, keys: &[(u8, f64, f64)]) {
+        for &(pitch, from, until) in keys {
+            for (velocity, beat) in [(80, from), (0, until)] {
+                to.send(ToWorker::Played {
+                    pitch,
+                    velocity,
+                    beat,
+                })
+                .unwrap();
+            }
+        }
+        worker.poll();
+    }
+
+    /// Asks for the answer from `start_beat` and takes all it sends.
+    fn answer(
+        worker: &mut Worker,
+        engine: &crate::protocol::EngineEnd,
+        start_beat: f64,
+    ) -> Vec<FromWorker> {
+        let ask = ToWorker::Answer {
+            id: 1,
+            start_beat,
+            length_beats: 8.0,
+            prompt: Prompt::Phrase,
+            meter: Meter::default(),
+        };
+        engine.to_worker.send(ask).unwrap();
+        worker.poll();
+        while worker.is_answering() {
+            worker.poll();
+        }
+        engine.from_worker.try_iter().collect()
+    }
+
+    fn foretell(worker: &mut Worker, to: &Sender<ToWorker>, start_beat: f64) {
+        let expect = ToWorker::Expect {
+            start_beat,
+            length_beats: 8.0,
+            meter: Meter::default(),
+        };
+        to.send(expect).unwrap();
+        worker.poll();
+        worker.idle();
+    }
+
+    const PHRASE: [(u8, f64, f64); 6] = [
+        (60, 0.0, 0.4),
+        (64, 0.5, 0.9),
+        (67, 1.0, 1.4),
+        (72, 1.5, 2.4),
+        (67, 2.5, 2.9),
+        (64, 3.0, 3.9),
+    ];
+
+    #[test]
+    fn an_answer_drawn_ahead_is_the_one_drawn_when_asked() {
+        // After a pause of four beats, the longest lead-in.
+        let (mut asked, engine) = seeded_worker(Sampling::default());
+        play(&mut asked, &engine.to_worker, &PHRASE);
+        let expected = answer(&mut asked, &engine, 8.0);
+
+        let (mut foreseeing, engine) = seeded_worker(Sampling::default());
+        play(&mut foreseeing, &engine.to_worker, &PHRASE);
+        foretell(&mut foreseeing, &engine.to_worker, 8.0);
+        let draft = foreseeing.foreseen.as_ref().expect("drawn while silent");
+        assert!(
+            draft.drawn.iter().any(|ev| ev.velocity > 0),
+            "the first note is drawn before it is asked for"
+        );
+        assert!(engine.from_worker.is_empty(), "and held until then");
+        let heard = answer(&mut foreseeing, &engine, 8.0);
+        assert!(heard.len() > 4, "{heard:?}");
+        assert_eq!(heard, expected);
+    }
+
+    #[test]
+    fn what_was_drawn_ahead_goes_when_the_player_plays_on_or_a_setting_changes() {
+        let more = [(62, 5.0, 5.4), (60, 5.5, 5.9)];
+        let (mut asked, engine) = seeded_worker(Sampling::default());
+        play(&mut asked, &engine.to_worker, &PHRASE);
+        play(&mut asked, &engine.to_worker, &more);
+        let expected = answer(&mut asked, &engine, 7.0);
+
+        let (mut foreseeing, engine) = seeded_worker(Sampling::default());
+        play(&mut foreseeing, &engine.to_worker, &PHRASE);
+        foretell(&mut foreseeing, &engine.to_worker, 5.0);
+        assert!(foreseeing.foreseen.is_some());
+        play(&mut foreseeing, &engine.to_worker, &more);
+        assert!(foreseeing.foreseen.is_none(), "the phrase went on");
+        assert_eq!(answer(&mut foreseeing, &engine, 7.0), expected);
+
+        let hotter = Sampling {
+            temperature: 1.3,
+            ..Sampling::default()
+        };
+        let (mut asked, engine) = seeded_worker(hotter);
+        play(&mut asked, &engine.to_worker, &PHRASE);
+        let expected = answer(&mut asked, &engine, 5.0);
+
+        let (mut foreseeing, engine) = seeded_worker(Sampling::default());
+        play(&mut foreseeing, &engine.to_worker, &PHRASE);
+        foretell(&mut foreseeing, &engine.to_worker, 5.0);
+        foreseeing.refresh_settings(WorkerSettings {
+            seed: 7,
+            sampling: hotter,
+            ..Default::default()
+        });
+        assert_eq!(answer(&mut foreseeing, &engine, 5.0), expected);
     }
 
     #[test]

@@ -99,6 +99,13 @@ pub enum OutEvent {
     },
 }
 
+/// The share of the *Silence trigger* a phrase is silent before its answer is foretold to the
+/// inference thread ([`ToWorker::Expect`]), which draws the answer's beginning then. Not at
+/// the last key-up: a detached phrase falls silent between its notes, and each answer drawn
+/// there would be thrown away at the next note. Half the shortest trigger (a quarter beat)
+/// at 240 BPM still leaves 31 ms to draw it; the longest lead-in takes about 10 ms.
+const FORETELL_AFTER: f64 = 0.5;
+
 /// Rendering offline, the longest the audio thread waits for the inference thread per block,
 /// so a stalled or crashed worker slows a bounce down rather than hanging the host.
 const OFFLINE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -118,6 +125,9 @@ pub struct Engine {
     /// Channels (bits) on which each pitch's note-on was passed through: its note-off follows
     /// it whatever *Pass input through* says by then, so no note is left stuck downstream.
     passed: [u16; 128],
+    /// The answer last foretold to the inference thread ([`ToWorker::Expect`]) while the
+    /// phrase is silent.
+    foretold: Option<ToWorker>,
 
     playback: Playback,
 }
@@ -133,6 +143,7 @@ impl Engine {
             cursor: 0,
             phrase: Phrase::default(),
             passed: [0; 128],
+            foretold: None,
             playback: Playback::default(),
         }
     }
@@ -289,6 +300,8 @@ impl Engine {
                 velocity,
                 beat,
             });
+            // The inference thread drops what it drew for the phrase as it was.
+            self.foretold = None;
         }
         let bit = 1u16 << (channel & 15);
         let passed = &mut self.passed[pitch as usize];
@@ -324,6 +337,7 @@ impl Engine {
                     velocity: 0,
                     beat,
                 });
+                self.foretold = None;
             }
         }
         self.passed = [0; 128];
@@ -350,6 +364,7 @@ impl Engine {
         if let Some(down) = self.phrase.pedal(channel, down, beat) {
             if self.settings.enabled {
                 self.send(ToWorker::Pedal { down, beat });
+                self.foretold = None;
             }
         }
     }
@@ -362,12 +377,20 @@ impl Engine {
         self.play_until(len, emit);
         let end = self.clock.block().end_beat();
         let silent_from = self.phrase.ends_at(self.settings.silence_beats);
-        if let Some(silent_from) = silent_from.filter(|&b| self.settings.enabled && end >= b) {
-            let start = self
-                .clock
-                .start_at_or_after(silent_from, self.settings.quantize);
-            self.phrase.forget();
-            self.ask(start, Prompt::Phrase, emit);
+        match silent_from.filter(|_| self.settings.enabled) {
+            Some(silent_from) => {
+                let start = self
+                    .clock
+                    .start_at_or_after(silent_from, self.settings.quantize);
+                if end >= silent_from {
+                    self.foretold = None;
+                    self.phrase.forget();
+                    self.ask(start, Prompt::Phrase, emit);
+                } else if end >= silent_from - FORETELL_AFTER * self.settings.silence_beats {
+                    self.foretell(start);
+                }
+            }
+            None => self.foretold = None,
         }
         // Asked for from the window; never while the player plays (the phrase comes first).
         let again = self.stats.again.swap(false, Ordering::Relaxed);
@@ -380,15 +403,32 @@ impl Engine {
         self.clock.end();
     }
 
+    /// Tells the inference thread where the silent phrase's answer will start, if it has
+    /// not been told so already.
+    fn foretell(&mut self, start: f64) {
+        let expect = ToWorker::Expect {
+            start_beat: start,
+            length_beats: self.answer_beats(),
+            meter: self.clock.meter(),
+        };
+        if self.foretold != Some(expect) {
+            self.foretold = Some(expect);
+            self.send(expect);
+        }
+    }
+
+    fn answer_beats(&self) -> f64 {
+        f64::from(self.settings.length_bars) * self.clock.beats_per_bar()
+    }
+
     /// Asks the inference thread for an answer to `prompt` from `start` (a beat at or after
     /// this block's end, or inside it).
     fn ask(&mut self, start: f64, prompt: Prompt, emit: &mut impl FnMut(OutEvent)) {
         let id = self.playback.start();
-        let length_beats = f64::from(self.settings.length_bars) * self.clock.beats_per_bar();
         self.send(ToWorker::Answer {
             id,
             start_beat: start,
-            length_beats,
+            length_beats: self.answer_beats(),
             prompt,
             meter: self.clock.meter(),
         });

@@ -277,6 +277,7 @@ fn phrase_then_silence_asks_for_an_answer_on_the_next_beat() {
         }
     );
     // Released at 0.125; silence of 1 beat is reached at 1.125 → answer starts at beat 2.
+    // Half-way there, the inference thread is told so, once.
     let mut beat = 0.25;
     while beat < 1.25 {
         block(&mut r, beat, |_, _| {});
@@ -285,15 +286,69 @@ fn phrase_then_silence_asks_for_an_answer_on_the_next_beat() {
     let msgs: Vec<_> = r.worker_rx.try_iter().collect();
     assert_eq!(
         msgs,
-        vec![ToWorker::Answer {
-            id: 1,
-            start_beat: 2.0,
-            length_beats: 8.0,
-            prompt: Prompt::Phrase,
-            meter: Meter::default(),
-        }]
+        vec![
+            ToWorker::Expect {
+                start_beat: 2.0,
+                length_beats: 8.0,
+                meter: Meter::default(),
+            },
+            ToWorker::Answer {
+                id: 1,
+                start_beat: 2.0,
+                length_beats: 8.0,
+                prompt: Prompt::Phrase,
+                meter: Meter::default(),
+            }
+        ]
     );
     assert!(r.engine.is_answering());
+}
+
+#[test]
+fn the_answer_is_foretold_again_when_the_phrase_or_its_start_changes() {
+    let mut r = rig();
+    let expect = |start_beat| ToWorker::Expect {
+        start_beat,
+        length_beats: 8.0,
+        meter: Meter::default(),
+    };
+    let foretold = |r: &Rig| -> Vec<ToWorker> {
+        let sent = r.worker_rx.try_iter();
+        sent.filter(|m| matches!(m, ToWorker::Expect { .. }))
+            .collect()
+    };
+    block(&mut r, 0.0, |e, out| {
+        e.input_note(0, 0, 60, 100, &mut |ev| out.push(ev));
+        e.input_note(3000, 0, 60, 0, &mut |ev| out.push(ev));
+    });
+    block(&mut r, 0.25, |_, _| {});
+    assert_eq!(foretold(&r), [], "a short rest in the phrase");
+    block(&mut r, 0.5, |_, _| {});
+    assert_eq!(foretold(&r), [expect(2.0)], "half the silence trigger");
+    // A key struck and released: the same start, told again (the inference thread dropped
+    // what it drew for the shorter phrase), once the new silence is half-way.
+    block(&mut r, 0.75, |e, out| {
+        e.input_note(0, 0, 62, 100, &mut |ev| out.push(ev));
+        e.input_note(1000, 0, 62, 0, &mut |ev| out.push(ev));
+    });
+    block(&mut r, 1.0, |_, _| {});
+    assert_eq!(foretold(&r), []);
+    block(&mut r, 1.25, |_, _| {});
+    assert_eq!(foretold(&r), [expect(2.0)]);
+    // *Start on* the bar moves it.
+    let mut out = Vec::new();
+    let bar = Settings {
+        quantize: StartQuantize::Bar,
+        ..Settings::default()
+    };
+    r.engine
+        .begin_block(&playing(1.5), bar, 6000, &mut |e| out.push(e));
+    r.engine.end_block(&mut |e| out.push(e));
+    assert_eq!(foretold(&r), [expect(4.0)]);
+    r.engine
+        .begin_block(&playing(1.75), bar, 6000, &mut |e| out.push(e));
+    r.engine.end_block(&mut |e| out.push(e));
+    assert_eq!(foretold(&r), [], "nothing changed");
 }
 
 #[test]
