@@ -102,8 +102,10 @@ pub enum OutEvent {
 /// The share of the *Silence trigger* a phrase is silent before its answer is foretold to the
 /// inference thread ([`ToWorker::Expect`]), which draws the answer's beginning then. Not at
 /// the last key-up: a detached phrase falls silent between its notes, and each answer drawn
-/// there would be thrown away at the next note. Half the shortest trigger (a quarter beat)
-/// at 240 BPM still leaves 31 ms to draw it; the longest lead-in takes about 10 ms.
+/// there would be thrown away at the next note. Half the trigger is time enough: the lead-in
+/// lasts no longer than the silence before the answer's start, and each of its beats draws
+/// at most 32 tokens (about 10 ms with the built-in model), while half a beat lasts 125 ms
+/// at 240 BPM.
 const FORETELL_AFTER: f64 = 0.5;
 
 /// Rendering offline, the longest the audio thread waits for the inference thread per block,
