@@ -168,6 +168,29 @@ const FORESEE_BEATS: f64 = 0.5;
 /// [`LEAD_IN_MAX_BEATS`]) and the answer's opening.
 const FORESEE_TOKENS: usize = (LEAD_IN_TOKENS as usize) * (LEAD_IN_MAX_BEATS as usize + 1);
 
+/// Draws `continuation` on as `settings` ask, with what `learning` learned mixed in, until
+/// `limits`: (horizon in beats, most tokens).
+fn draw(
+    continuation: &mut Continuation,
+    generator: &mut Generator,
+    settings: &WorkerSettings,
+    learning: &mut Learning,
+    (horizon, max_tokens): (f64, usize),
+    emit: impl FnMut(AnswerEvent),
+) -> Result<bool, RuntimeError> {
+    let vocab = generator.model().meta().vocab;
+    continuation.generate_with_memory(
+        generator,
+        horizon,
+        max_tokens,
+        &settings.constraints,
+        &settings.sampling,
+        learning.memory_for(&vocab),
+        memory::weight(settings.sampling.learn),
+        emit,
+    )
+}
+
 /// Sends an event of answer `id` to the audio thread; a note it ends was heard, by the
 /// conversation and in `heard`.
 fn deliver(
@@ -621,17 +644,21 @@ impl Worker {
         let Some(generator) = self.generator.as_mut() else {
             return;
         };
-        let vocab = generator.model().meta().vocab;
-        let (settings, drawn) = (&self.settings, &mut draft.drawn);
-        let _ = draft.continuation.generate_with_memory(
+        let Draft {
+            continuation,
+            learning,
+            drawn,
+            ..
+        } = &mut draft;
+        let limits = (horizon, FORESEE_TOKENS);
+        let push = |ev| drawn.push(ev);
+        let _ = draw(
+            continuation,
             generator,
-            horizon,
-            FORESEE_TOKENS,
-            &settings.constraints,
-            &settings.sampling,
-            draft.learning.memory_for(&vocab),
-            memory::weight(settings.sampling.learn),
-            |ev| drawn.push(ev),
+            &self.settings,
+            learning,
+            limits,
+            push,
         );
         self.foreseen = Some(draft);
     }
@@ -706,24 +733,14 @@ impl Worker {
 
     /// The answer `draft` becomes the one playing, as answer `id`.
     fn adopt(&mut self, id: u32, prompt: Prompt, meter: Meter, draft: Draft) {
-        let Draft {
-            ask,
-            seed,
-            vary,
-            played,
-            conversation,
-            learning,
-            continuation,
-            drawn,
-            ..
-        } = draft;
+        let (ask, seed) = (draft.ask, draft.seed);
         if prompt == Prompt::Phrase {
             self.kept = None;
         }
-        self.conversation = conversation;
-        self.learning = learning;
+        self.conversation = draft.conversation;
+        self.learning = draft.learning;
         publish(&self.shared, &self.learning, self.settings.keep_learned);
-        self.vary = vary;
+        self.vary = draft.vary;
         self.bars = ask.bars;
         self.answers += 1;
         let model = self
@@ -743,7 +760,7 @@ impl Worker {
             seed,
             meter,
             prompt,
-            phrase: played,
+            phrase: draft.played,
             answer: Vec::new(),
             answer_start: ask.start_beat,
             answer_end: ask.start_beat + ask.length_beats,
@@ -755,11 +772,14 @@ impl Worker {
         // What was drawn ahead goes out now; the rest as playback comes near.
         let (tx, stats, conversation) = (&self.tx, &self.stats, &mut self.conversation);
         let mut heard = Vec::new();
-        for ev in drawn {
+        for ev in draft.drawn {
             deliver(tx, stats, conversation, &mut heard, id, ev);
         }
         self.record(&heard);
-        self.answer = Some(Answer { id, continuation });
+        self.answer = Some(Answer {
+            id,
+            continuation: draft.continuation,
+        });
     }
 
     /// Generates the current answer up to `horizon` (beats). Returns whether it generated.
@@ -772,16 +792,14 @@ impl Worker {
         let id = answer.id;
         let mut heard = Vec::new();
         let send = |ev| deliver(tx, stats, conversation, &mut heard, id, ev);
-        let settings = &self.settings;
-        let vocab = generator.model().meta().vocab;
-        let generated = answer.continuation.generate_with_memory(
+        let (settings, learning) = (&self.settings, &mut self.learning);
+        let limits = (horizon, MAX_TOKENS_PER_POLL);
+        let generated = draw(
+            &mut answer.continuation,
             generator,
-            horizon,
-            MAX_TOKENS_PER_POLL,
-            &settings.constraints,
-            &settings.sampling,
-            self.learning.memory_for(&vocab),
-            memory::weight(settings.sampling.learn),
+            settings,
+            learning,
+            limits,
             send,
         );
         // A model that fails mid-answer ends it; what it played stands.
