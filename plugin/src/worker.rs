@@ -607,12 +607,8 @@ impl Worker {
             None => self.draft(prompt, ask),
         };
         if prompt == Prompt::Phrase {
-            let mut phrase = std::mem::take(&mut self.phrase);
-            // Keys still down (or held by the pedal) when the answer is due sound on to its
-            // start.
-            let mut keyboard = self.keyboard.clone();
-            keyboard.release_all(start_beat, &mut |n| phrase.push(n));
-            self.last_prompt = Some((phrase, start_beat));
+            self.last_prompt = Some((self.phrase_until(start_beat), start_beat));
+            self.phrase.clear();
         }
         match drafted {
             Some(Ok(draft)) => self.adopt(id, prompt, meter, draft),
@@ -663,20 +659,23 @@ impl Worker {
         self.foreseen = Some(draft);
     }
 
+    /// The phrase as it is answered from `start_beat`: keys still down (or held by the pedal)
+    /// then sound on to it.
+    fn phrase_until(&self, start_beat: f64) -> Vec<Note> {
+        let mut phrase = self.phrase.clone();
+        let mut keyboard = self.keyboard.clone();
+        keyboard.release_all(start_beat, &mut |n| phrase.push(n));
+        phrase
+    }
+
     /// An answer to `prompt` made ready to play on copies of what answering changes: the
     /// model primed, the seed drawn, the phrase learned. `None` without a model, or for
     /// *Again* before any phrase.
     fn draft(&mut self, prompt: Prompt, ask: Ask) -> Option<Result<Draft, RuntimeError>> {
-        let generator = self.generator.as_mut()?;
-        let vocab = generator.model().meta().vocab;
+        let vocab = self.generator.as_ref()?.model().meta().vocab;
         let mut conversation = self.conversation.clone();
         let phrase: Vec<Note> = match prompt {
-            Prompt::Phrase => {
-                let mut phrase = self.phrase.clone();
-                let mut keyboard = self.keyboard.clone();
-                keyboard.release_all(ask.start_beat, &mut |n| phrase.push(n));
-                phrase
-            }
+            Prompt::Phrase => self.phrase_until(ask.start_beat),
             Prompt::Again => {
                 let (phrase, answered_at) = self.last_prompt.as_ref()?;
                 // A variation answers the phrase alone, moved so it ends as far before the
@@ -710,6 +709,7 @@ impl Worker {
         } else {
             self.settings.seed
         };
+        let generator = self.generator.as_mut()?;
         generator.reseed(seed);
         let started = Continuation::start(
             generator,

@@ -297,13 +297,11 @@ impl Engine {
             self.phrase.key_up(pitch, channel, beat);
         }
         if self.settings.enabled {
-            self.send(ToWorker::Played {
+            self.tell_phrase(ToWorker::Played {
                 pitch,
                 velocity,
                 beat,
             });
-            // The inference thread drops what it drew for the phrase as it was.
-            self.foretold = None;
         }
         let bit = 1u16 << (channel & 15);
         let passed = &mut self.passed[pitch as usize];
@@ -334,12 +332,11 @@ impl Engine {
         let released = self.phrase.release_all(beat);
         if self.settings.enabled {
             for pitch in (0..128u8).filter(|&p| released & (1 << p) != 0) {
-                self.send(ToWorker::Played {
+                self.tell_phrase(ToWorker::Played {
                     pitch,
                     velocity: 0,
                     beat,
                 });
-                self.foretold = None;
             }
         }
         self.passed = [0; 128];
@@ -365,8 +362,7 @@ impl Engine {
         let beat = self.clock.block().beat_at(timing);
         if let Some(down) = self.phrase.pedal(channel, down, beat) {
             if self.settings.enabled {
-                self.send(ToWorker::Pedal { down, beat });
-                self.foretold = None;
+                self.tell_phrase(ToWorker::Pedal { down, beat });
             }
         }
     }
@@ -403,6 +399,14 @@ impl Engine {
         }
         self.finish_answer(emit);
         self.clock.end();
+    }
+
+    /// Tells the inference thread of a change to the phrase (a key, the pedal). It drops what
+    /// it drew for the phrase as it was, so the next silence is foretold again, even where its
+    /// answer would start on the same beat.
+    fn tell_phrase(&mut self, msg: ToWorker) {
+        self.send(msg);
+        self.foretold = None;
     }
 
     /// Tells the inference thread where the silent phrase's answer will start, if it has
