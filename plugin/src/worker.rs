@@ -446,6 +446,7 @@ impl Worker {
             }
             ToWorker::Pedal { down, beat } => {
                 self.prepare_due = true;
+                self.expected = None;
                 let phrase = &mut self.phrase;
                 self.keyboard.pedal(down, beat, &mut |n| phrase.push(n));
             }
