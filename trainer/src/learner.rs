@@ -37,6 +37,8 @@ pub trait Learner {
     fn load(&mut self, dir: &Path) -> Result<()>;
     /// Reads only the weights of what [`Learner::save`] wrote (to fine-tune from them).
     fn load_weights(&mut self, dir: &Path) -> Result<()>;
+    /// Replaces the weights with `params`, in [`Layout`]'s order.
+    fn set_weights(&mut self, params: &[f32]);
 }
 
 /// The engine a device name selects: `cpu` → fused, anything else → burn on that device.
@@ -173,6 +175,10 @@ impl Learner for FusedLearner {
     fn load_weights(&mut self, dir: &Path) -> Result<()> {
         self.read_checkpoint(dir, false).map(|_| ())
     }
+
+    fn set_weights(&mut self, params: &[f32]) {
+        self.net.params.copy_from_slice(params);
+    }
 }
 
 impl FusedLearner {
@@ -226,6 +232,7 @@ pub struct BurnLearner {
     net: ContinuoNet,
     optim: ModuleOptimizer,
     device: Device,
+    dropout: f64,
 }
 
 impl BurnLearner {
@@ -240,6 +247,7 @@ impl BurnLearner {
             net,
             optim: adam.init(),
             device,
+            dropout: config.dropout,
         }
     }
 }
@@ -346,5 +354,9 @@ impl Learner for BurnLearner {
             }
         })?;
         Ok(())
+    }
+
+    fn set_weights(&mut self, params: &[f32]) {
+        self.net = Layout::of(&self.net).write(params, self.dropout, &self.device);
     }
 }

@@ -1,5 +1,6 @@
 //! Continuo's trainer: MIDI folder → GRU (burn) → ONNX model the plugin plays.
 
+pub mod base;
 pub mod check;
 pub mod cli;
 pub mod config;

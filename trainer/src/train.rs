@@ -12,6 +12,7 @@ use continuo_core::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::base::Base;
 use crate::config::TrainConfig;
 use crate::data::{self, Piece, TrainSampler};
 use crate::learner::{new_learner, Learner};
@@ -225,8 +226,8 @@ pub fn train(start: Start, args: &TrainArgs) -> Result<Outcome> {
 
     let mut learner = new_learner(&config, &vocab, &args.device, args.threads)?;
     if let (Some(dir), None) = (&config.init_from, &resumed) {
-        learner
-            .load_weights(&checkpoint_dir(dir))
+        Base::open(dir)
+            .and_then(|base| base.load_into(learner.as_mut(), &vocab))
             .with_context(|| format!("taking initial weights from {}", dir.display()))?;
     }
     let mut state = match resumed {

@@ -229,7 +229,7 @@ fn sigterm_mid_run_checkpoints_and_resume_completes() {
 }
 
 #[test]
-fn fine_tuning_starts_from_the_given_run_and_leaves_out_excluded_files() {
+fn fine_tuning_starts_from_the_given_run_or_its_exported_model_and_leaves_out_excluded_files() {
     let data = fixtures("finetune-data", 4, 80);
     let base = temp_dir("finetune-base");
     train(Start::Fresh(tiny_config()), &args(&data, &base, None)).unwrap();
@@ -257,7 +257,21 @@ fn fine_tuning_starts_from_the_given_run_and_leaves_out_excluded_files() {
         .collect();
     assert_eq!(names.len(), 3);
     assert!(!names.iter().any(|n| n.ends_with("piece3.mid")));
-    for dir in [data, base, tuned] {
+
+    // An exported model (its model.onnx and model.json alone, as models/ ships them) starts
+    // a fine-tune with the same weights as its run's checkpoint.
+    let exported = temp_dir("finetune-exported");
+    for file in ["model.onnx", "model.json"] {
+        std::fs::copy(base.join(file), exported.join(file)).unwrap();
+    }
+    let from_model = temp_dir("finetune-from-model");
+    let config = TrainConfig {
+        init_from: Some(exported.clone()),
+        ..tiny_config()
+    };
+    train(Start::Fresh(config), &args(&data, &from_model, Some(0))).unwrap();
+    assert!(weights(&base) == weights(&from_model));
+    for dir in [data, base, tuned, exported, from_model] {
         std::fs::remove_dir_all(dir).ok();
     }
 }

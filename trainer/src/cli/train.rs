@@ -5,8 +5,9 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Result};
 
+use crate::base::Base;
 use crate::config::TrainConfig;
-use crate::train::{saved_config, Start, TrainArgs};
+use crate::train::{Start, TrainArgs};
 
 const CHOPIN_ATTRIBUTION: &str =
     "Chopin MIDI files from piano-midi.de by Bernd Krueger, CC BY-SA 3.0 DE";
@@ -60,8 +61,9 @@ pub struct TrainCmd {
     /// Stop after this many steps (a checkpoint is saved; continue with --resume).
     #[arg(long)]
     max_steps: Option<usize>,
-    /// Fine-tune: start from the weights of the run in this output folder (its architecture
-    /// is used).
+    /// Fine-tune: start from the weights of the run in this output folder, or of an exported
+    /// model (a folder holding model.onnx and model.json, such as models/keyboard); its
+    /// architecture is used.
     #[arg(long)]
     init_from: Option<PathBuf>,
     /// File names (comma-separated) to leave out of training and validation, for example the
@@ -140,7 +142,7 @@ impl TrainCmd {
         let mut d = d;
         if let Some(dir) = &self.init_from {
             // The network's shape is the initial weights' shape.
-            let base = saved_config(dir)?;
+            let base = Base::open(dir)?.architecture()?;
             for (flag, given, saved) in [
                 ("--hidden", self.hidden, base.hidden_dim),
                 ("--embed", self.embed, base.embed_dim),

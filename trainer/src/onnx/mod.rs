@@ -1,6 +1,7 @@
 //! ONNX export of [`ContinuoNet`](crate::model::ContinuoNet) following the contract in
 //! [`continuo_core::contract`].
 
+pub mod import;
 pub mod proto;
 
 use continuo_core::contract::{
@@ -31,16 +32,21 @@ fn weights<const D: usize>(t: burn::tensor::Tensor<D>) -> Weights {
 /// Transposes a `[rows, cols]` matrix.
 fn transposed(w: &Weights) -> Weights {
     let (r, c) = (w.dims[0], w.dims[1]);
-    let mut values = vec![0.0; r * c];
-    for i in 0..r {
-        for j in 0..c {
-            values[j * r + i] = w.values[i * c + j];
-        }
-    }
     Weights {
         dims: vec![c, r],
-        values,
+        values: transpose(&w.values, r, c),
     }
+}
+
+/// A row-major `[rows, cols]` matrix as `[cols, rows]`.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; m.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            out[j * rows + i] = m[i * cols + j];
+        }
+    }
+    out
 }
 
 fn float_init(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
