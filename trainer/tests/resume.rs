@@ -269,8 +269,25 @@ fn fine_tuning_starts_from_the_given_run_or_its_exported_model_and_leaves_out_ex
         init_from: Some(exported.clone()),
         ..tiny_config()
     };
-    train(Start::Fresh(config), &args(&data, &from_model, Some(0))).unwrap();
+    train(
+        Start::Fresh(config.clone()),
+        &args(&data, &from_model, Some(0)),
+    )
+    .unwrap();
     assert!(weights(&base) == weights(&from_model));
+    // A model of the contract before the grid has no grid tables to start from.
+    let json = exported.join("model.json");
+    let meta = std::fs::read_to_string(&json).unwrap();
+    let old = meta.replacen("\"contract_version\": 2", "\"contract_version\": 1", 1);
+    assert_ne!(old, meta);
+    std::fs::write(&json, old).unwrap();
+    let err = train(Start::Fresh(config), &args(&data, &from_model, Some(0)))
+        .err()
+        .expect("a contract 1 model is refused");
+    assert!(
+        format!("{err:#}").contains("does not hear the grid"),
+        "{err:#}"
+    );
     for dir in [data, base, tuned, exported, from_model] {
         std::fs::remove_dir_all(dir).ok();
     }
