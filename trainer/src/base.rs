@@ -10,7 +10,7 @@ use continuo_core::vocab::Vocab;
 use crate::fused::params::Layout;
 use crate::learner::Learner;
 use crate::onnx::import;
-use crate::train::saved_config;
+use crate::train::{checkpoint_dir, saved_config};
 
 pub enum Base {
     /// A trainer output folder holding `checkpoint/`.
@@ -21,7 +21,7 @@ pub enum Base {
 
 impl Base {
     pub fn open(path: &Path) -> Result<Self> {
-        if path.join("checkpoint").is_dir() {
+        if checkpoint_dir(path).is_dir() {
             return Ok(Self::Run(path.into()));
         }
         let (onnx, json) = model_files(path);
@@ -38,14 +38,7 @@ impl Base {
     /// The network's shape, which the fine-tune keeps.
     pub fn architecture(&self) -> Result<Architecture> {
         Ok(match self {
-            Self::Run(dir) => {
-                let c = saved_config(dir)?;
-                Architecture {
-                    embed_dim: c.embed_dim,
-                    hidden_dim: c.hidden_dim,
-                    num_layers: c.num_layers,
-                }
-            }
+            Self::Run(dir) => saved_config(dir)?.architecture(),
             Self::Model { meta, .. } => meta.architecture,
         })
     }
@@ -54,7 +47,7 @@ impl Base {
     /// own schedule).
     pub fn load_into(&self, learner: &mut dyn Learner, vocab: &Vocab) -> Result<()> {
         match self {
-            Self::Run(dir) => learner.load_weights(&dir.join("checkpoint")),
+            Self::Run(dir) => learner.load_weights(&checkpoint_dir(dir)),
             Self::Model { onnx, meta } => {
                 if !meta.hears_grid() {
                     bail!(

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use continuo_core::contract::Architecture;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +65,15 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The network's shape.
+    pub fn architecture(&self) -> Architecture {
+        Architecture {
+            embed_dim: self.embed_dim,
+            hidden_dim: self.hidden_dim,
+            num_layers: self.num_layers,
+        }
+    }
+
     /// Learning rate at `step` of `total`: linear warm-up, then cosine decay to
     /// `min_lr_ratio × learning_rate`.
     pub fn lr_at(&self, step: usize, total: usize) -> f64 {

@@ -11,7 +11,6 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use continuo_core::contract::Architecture;
 use continuo_core::vocab::Vocab;
 
 use crate::config::TrainConfig;
@@ -48,11 +47,7 @@ pub fn new_learner(
     device: &str,
     threads: usize,
 ) -> Result<Box<dyn Learner>> {
-    let arch = Architecture {
-        embed_dim: config.embed_dim,
-        hidden_dim: config.hidden_dim,
-        num_layers: config.num_layers,
-    };
+    let arch = config.architecture();
     // Both engines start from burn's initialisation for the seed. The lock is held until the
     // weights are read out: burn may draw them lazily, when first read.
     let _rng = crate::model::burn_rng();

@@ -91,7 +91,7 @@ pub struct Outcome {
     pub ending: Ending,
 }
 
-fn checkpoint_dir(out: &Path) -> PathBuf {
+pub(crate) fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 

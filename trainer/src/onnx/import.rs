@@ -1,6 +1,7 @@
 //! The weights of a model this trainer exported, read back in the training layout, so a
 //! shipped model (the built-in one included) can be fine-tuned without its run's checkpoint.
 
+use continuo_core::grid::BAR_BEATS;
 use prost::Message;
 
 use super::proto::{ModelProto, TensorProto, FLOAT};
@@ -45,7 +46,7 @@ pub fn weights(bytes: &[u8], layout: &Layout) -> Result<Vec<f32>, ImportError> {
     let h = layout.arch.hidden_dim;
     params.extend(find("embedding", &[v, e])?);
     params.extend(find("phase_embedding", &[p, e])?);
-    params.extend(find("bar_beat_embedding", &[layout.slots[2].shape[0], e])?);
+    params.extend(find("bar_beat_embedding", &[BAR_BEATS, e])?);
     for l in 0..layout.arch.num_layers {
         let d = layout.layer(l).d_input;
         let w = find(&format!("W{l}"), &[1, 3 * h, d])?;
