@@ -234,6 +234,55 @@ pub fn mean_cross_validated_accuracy(
     (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
 }
 
+/// How one feature differs between two kinds of passage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Gap {
+    /// The gap between the kinds' weighted means over their pooled standard deviation
+    /// (Cohen's d); 0 where both kinds hold the feature constant, or a kind is empty.
+    pub effect: f64,
+    pub mean_a: f64,
+    pub mean_b: f64,
+}
+
+/// Each feature's [`Gap`] between kinds `a` and `b`. Where the classifier says how well the
+/// kinds are told apart, this says by what.
+pub fn feature_gaps(a: &[Sample], b: &[Sample]) -> Vec<Gap> {
+    let Some(d) = a.first().or(b.first()).map(|s| s.features.len()) else {
+        return Vec::new();
+    };
+    let moments = |samples: &[Sample], i: usize| {
+        let total: f64 = samples.iter().map(|s| s.weight).sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let mean = samples
+            .iter()
+            .map(|s| s.weight * s.features[i])
+            .sum::<f64>()
+            / total;
+        let var = samples
+            .iter()
+            .map(|s| s.weight * (s.features[i] - mean).powi(2))
+            .sum::<f64>()
+            / total;
+        Some((mean, var))
+    };
+    (0..d)
+        .map(|i| match (moments(a, i), moments(b, i)) {
+            (Some((mean_a, va)), Some((mean_b, vb))) => Gap {
+                effect: if va + vb > 0.0 {
+                    (mean_a - mean_b) / ((va + vb) / 2.0).sqrt()
+                } else {
+                    0.0
+                },
+                mean_a,
+                mean_b,
+            },
+            _ => Gap::default(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +379,33 @@ mod tests {
             solve(vec![vec![4.0, 2.0], vec![2.0, 3.0]], &[2.0, 1.0]),
             Some(vec![0.5, 0.0])
         );
+    }
+
+    #[test]
+    fn differences_say_which_feature_tells_the_kinds_apart_and_which_way() {
+        let sample = |label, features: [f64; 3]| Sample {
+            group: 0,
+            label,
+            weight: 1.0,
+            features: features.to_vec(),
+        };
+        // Feature 0 higher in `a` by its spread, 1 the same in both, 2 constant.
+        let a = [sample(true, [1.0, 0.0, 5.0]), sample(true, [3.0, 1.0, 5.0])];
+        let b = [
+            sample(false, [-1.0, 0.0, 5.0]),
+            sample(false, [1.0, 1.0, 5.0]),
+        ];
+        let effects = |a, b| {
+            feature_gaps(a, b)
+                .iter()
+                .map(|g| g.effect)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(effects(&a, &b), [2.0, 0.0, 0.0]);
+        assert_eq!(effects(&b, &a), [-2.0, 0.0, 0.0]);
+        assert_eq!(feature_gaps(&a, &b)[0].mean_a, 2.0);
+        assert_eq!(feature_gaps(&a, &b)[0].mean_b, 0.0);
+        assert!(feature_gaps(&[], &[]).is_empty());
+        assert_eq!(feature_gaps(&a, &[]), [Gap::default(); 3]);
     }
 }

@@ -39,6 +39,58 @@ pub const GROUPS: [(&str, std::ops::Range<usize>); 10] = {
     ]
 };
 
+/// The scalar features at the vector's end, in order.
+const SCALARS: [&str; 10] = [
+    "notes per onset",
+    "chord spread",
+    "register against the prompt's",
+    "range",
+    "density against the prompt's",
+    "repeated onsets",
+    "reuse of the prompt's figures",
+    "pitch classes like the prompt's",
+    "onsets in the beat like the prompt's",
+    "onsets in the bar like the prompt's",
+];
+
+/// What feature `i` (< [`FEATURES`]) is, in words: the bin of its histogram or the measure.
+pub fn name(i: usize) -> String {
+    let (group, range) = GROUPS
+        .iter()
+        .find(|(_, r)| r.contains(&i))
+        .expect("a feature of the vector");
+    let k = i - range.start;
+    // The inter-onset and length bins' typical interval, in grid steps (`rhythm::ioi_bin`).
+    // The grid steps that fall in inter-onset or length bin `k` (`rhythm::ioi_bin`).
+    let steps = || {
+        let mut fall = (1..=4096).filter(|&s| rhythm::ioi_bin(s) == k);
+        match (fall.next(), fall.next_back()) {
+            (Some(1), None) => "1 step".to_string(),
+            (Some(lo), None) => format!("{lo} steps"),
+            (Some(lo), Some(_)) if k + 1 == rhythm::IOI_BINS => format!("{lo} steps or more"),
+            (Some(lo), Some(hi)) => format!("{lo}-{hi} steps"),
+            (None, _) => "no whole number of steps".to_string(),
+        }
+    };
+    match *group {
+        "onset in beat" => format!("onsets at step {k} of the beat's {}", rhythm::BEAT_BINS),
+        "inter-onset" => format!("inter-onset intervals of {}", steps()),
+        "note lengths" => format!("notes {} long", steps()),
+        "pitch classes" => format!("pitch class {k} above the key's root"),
+        "top-line intervals" => {
+            let semitones = k as i32 - melody::MAX_INTERVAL;
+            let wider = if semitones.abs() == melody::MAX_INTERVAL {
+                " or wider"
+            } else {
+                ""
+            };
+            format!("top-line moves of {semitones:+} semitones{wider}")
+        }
+        "top-line contour" => format!("top-line moves {}", ["down", "level", "up"][k]),
+        _ => SCALARS[i - (FEATURES - SCALARS.len())].to_string(),
+    }
+}
+
 fn histogram_or_zeros(h: Option<Vec<f64>>, bins: usize) -> Vec<f64> {
     h.unwrap_or_else(|| vec![0.0; bins])
 }
@@ -123,6 +175,25 @@ mod tests {
             next = range.end;
         }
         assert_eq!(next, FEATURES);
+    }
+
+    #[test]
+    fn every_feature_has_its_own_name() {
+        let names: std::collections::BTreeSet<String> = (0..FEATURES).map(name).collect();
+        assert_eq!(names.len(), FEATURES);
+        assert_eq!(name(0), "onsets at step 0 of the beat's 24");
+        assert_eq!(name(FEATURES - 1), "onsets in the bar like the prompt's");
+        let intervals = GROUPS[4].1.start;
+        assert_eq!(name(intervals), "top-line moves of -12 semitones or wider");
+        assert_eq!(name(intervals + 14), "top-line moves of +2 semitones");
+        let lengths = GROUPS[2].1.start;
+        assert_eq!(name(lengths), "notes 1 step long");
+        assert_eq!(
+            name(lengths + 7),
+            "notes 10-13 steps long",
+            "an 8th among them"
+        );
+        assert_eq!(name(lengths + 15), "notes 153 steps or more long");
     }
 
     #[test]

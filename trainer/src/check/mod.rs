@@ -45,10 +45,10 @@ use thiserror::Error;
 
 use crate::data::{read_scores, NamedScore, Skipped};
 use crate::generate;
-use classifier::{mean_cross_validated_accuracy, Sample};
+use classifier::{feature_gaps, mean_cross_validated_accuracy, Gap, Sample};
 use copying::{Copying, Corpus};
 use measures::{Context, MeanMeasures, Measures};
-pub use report::{Classifier, Report};
+pub use report::{Classifier, Difference, Report};
 
 /// The prompt, and the answer after it, are two bars each.
 pub const PROMPT_BARS: usize = 2;
@@ -436,6 +436,7 @@ pub fn check_against<E>(
                 .iter()
                 .map(|(name, part)| (name.to_string(), model.accuracy_on(&truths, part.clone())))
                 .collect(),
+            model_furthest: furthest(&model.samples, &truths),
         },
         copying: corpus.map(|c| {
             Copying::new(
@@ -444,6 +445,30 @@ pub fn check_against<E>(
             )
         }),
     })
+}
+
+/// How many features [`furthest`] names.
+const FURTHEST: usize = 8;
+
+/// The [`FURTHEST`] features whose means differ most, in standard deviations, between
+/// `answers` and `truths`.
+fn furthest(answers: &[Sample], truths: &[Sample]) -> Vec<Difference> {
+    let mut gaps: Vec<(usize, Gap)> = feature_gaps(answers, truths)
+        .into_iter()
+        .enumerate()
+        .collect();
+    gaps.sort_by(|(_, a), (_, b)| b.effect.abs().total_cmp(&a.effect.abs()));
+    gaps.into_iter()
+        .take(FURTHEST)
+        // Rounding leaves a feature both hold alike a gap of about 1e-16.
+        .filter(|(_, g)| g.effect.abs() > 1e-9)
+        .map(|(i, g)| Difference {
+            feature: features::name(i),
+            effect: g.effect,
+            answers: g.mean_a,
+            truth: g.mean_b,
+        })
+        .collect()
 }
 
 /// The model's answer to `window`: the only place `check` asks the model for notes.

@@ -26,6 +26,19 @@ pub struct Classifier {
     /// The model's answers against the truth with each part of the features alone: what
     /// gives them away.
     pub model_by_part: Vec<(String, Option<f64>)>,
+    /// The features whose means differ most between the model's answers and the truth, in
+    /// standard deviations: what the answers lack or overdo.
+    pub model_furthest: Vec<Difference>,
+}
+
+/// One feature's mean in the model's answers and in the truth, and their gap in pooled
+/// standard deviations (positive: the answers have more of it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    pub feature: String,
+    pub effect: f64,
+    pub answers: f64,
+    pub truth: f64,
 }
 
 /// What `trainer check` reports: each column's measures averaged over windows × seeds.
@@ -148,6 +161,19 @@ impl fmt::Display for Report {
             .collect();
         if !parts.is_empty() {
             writeln!(f, "  model, one part alone: {}", parts.join(", "))?;
+        }
+        if !c.model_furthest.is_empty() {
+            writeln!(
+                f,
+                "  model, furthest from true (standardized gap: answers' mean against true's):"
+            )?;
+            for d in &c.model_furthest {
+                writeln!(
+                    f,
+                    "    {:+.2}  {}: {:.3} against {:.3}",
+                    d.effect, d.feature, d.answers, d.truth
+                )?;
+            }
         }
         writeln!(f)?;
         writeln!(

@@ -220,6 +220,10 @@ fn answering_with_the_truth_scores_as_the_truth() {
     // about one of each pair.
     let accuracy = report.classifier.model.unwrap();
     assert!((accuracy - 0.5).abs() < 1e-12, "{accuracy}");
+    assert!(
+        report.classifier.model_furthest.is_empty(),
+        "no feature tells the truth from itself"
+    );
 }
 
 #[test]
@@ -239,6 +243,20 @@ fn answering_with_a_replay_scores_as_the_replay() {
         "{model:?} {replay:?}"
     );
     assert_eq!(report.replay.motif.reuse, Some(1.0));
+    // What gives a replay away, most telling first: it is its prompt again.
+    let furthest = &report.classifier.model_furthest;
+    assert!(!furthest.is_empty() && furthest.len() <= FURTHEST);
+    assert!(furthest
+        .windows(2)
+        .all(|w| w[0].effect.abs() >= w[1].effect.abs()));
+    let reuse = furthest
+        .iter()
+        .find(|d| d.feature == "reuse of the prompt's figures")
+        .expect("reuse tells a replay");
+    assert!(reuse.effect > 0.0 && reuse.answers == 1.0 && reuse.truth < 1.0);
+    let table = report.to_string();
+    assert!(table.contains("furthest from true"), "{table}");
+    assert!(table.contains(&furthest[0].feature), "{table}");
     assert_eq!(report.windows, 4);
     assert_eq!(report.answers, 8);
 }
