@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use continuo_core::grid::Position;
 use continuo_core::runtime::{Model, RuntimeOptions};
+use continuo_core::vocab::{Token, Vocab};
 
 use crate::data;
 
@@ -17,6 +18,50 @@ pub struct EvalReport {
     pub nll: f64,
     pub top1: f64,
     pub top5: f64,
+    /// The same NLL split by the kind of token predicted ([`KINDS`]): what the network
+    /// predicts worst, the notes or the time between them.
+    pub by_kind: [KindNll; KINDS.len()],
+}
+
+/// The kinds of token `trainer eval` reports apart, in [`EvalReport::by_kind`]'s order.
+pub const KINDS: [&str; 4] = ["note-on", "note-off", "time shift", "velocity"];
+
+/// Tokens of one kind and their mean negative log-likelihood (nats).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KindNll {
+    pub tokens: usize,
+    pub nll: f64,
+}
+
+/// The index in [`KINDS`] of token `id`; `None` for `BOS` or an id outside `vocab`.
+pub fn kind_of(id: usize, vocab: &Vocab) -> Option<usize> {
+    match vocab.decode(id)? {
+        Token::NoteOn(_) => Some(0),
+        Token::NoteOff(_) => Some(1),
+        Token::TimeShift(_) => Some(2),
+        Token::Velocity(_) => Some(3),
+        Token::Bos => None,
+    }
+}
+
+/// Sums of NLL per kind, made means by [`Self::means`].
+#[derive(Debug, Clone, Copy, Default)]
+struct ByKind([(usize, f64); KINDS.len()]);
+
+impl ByKind {
+    fn add(&mut self, kind: Option<usize>, nll: f64) {
+        if let Some(k) = kind {
+            self.0[k].0 += 1;
+            self.0[k].1 += nll;
+        }
+    }
+
+    fn means(&self) -> [KindNll; KINDS.len()] {
+        self.0.map(|(tokens, sum)| KindNll {
+            tokens,
+            nll: if tokens > 0 { sum / tokens as f64 } else { 0.0 },
+        })
+    }
 }
 
 /// Tokens per ONNX Runtime call; state carries between chunks, so context is the whole piece.
@@ -34,6 +79,7 @@ pub fn evaluate(model_path: &Path, data_dir: &Path) -> Result<(EvalReport, Vec<d
         ..Default::default()
     };
     let (mut nll, mut top1, mut top5) = (0.0f64, 0usize, 0usize);
+    let mut by_kind = ByKind::default();
     for piece in &pieces {
         let mut state = vec![0.0f32; state_len];
         let ids: Vec<i64> = piece.ids.iter().map(|&x| i64::from(x)).collect();
@@ -51,7 +97,9 @@ pub fn evaluate(model_path: &Path, data_dir: &Path) -> Result<(EvalReport, Vec<d
                         .map(|&l| f64::from(l - max).exp())
                         .sum::<f64>()
                         .ln();
-                nll += log_z - f64::from(row[target]);
+                let token_nll = log_z - f64::from(row[target]);
+                nll += token_nll;
+                by_kind.add(kind_of(target, &vocab), token_nll);
                 let rank = row.iter().filter(|&&l| l > row[target]).count();
                 top1 += usize::from(rank < 1);
                 top5 += usize::from(rank < 5);
@@ -63,5 +111,43 @@ pub fn evaluate(model_path: &Path, data_dir: &Path) -> Result<(EvalReport, Vec<d
     report.nll = nll / n;
     report.top1 = top1 as f64 / n;
     report.top5 = top5 as f64 / n;
+    report.by_kind = by_kind.means();
     Ok((report, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_token_is_counted_apart() {
+        let vocab = Vocab::default();
+        let id = |t| vocab.encode(t);
+        assert_eq!(kind_of(id(Token::NoteOn(60)), &vocab), Some(0));
+        assert_eq!(kind_of(id(Token::NoteOff(60)), &vocab), Some(1));
+        assert_eq!(kind_of(id(Token::TimeShift(6)), &vocab), Some(2));
+        assert_eq!(kind_of(id(Token::Velocity(3)), &vocab), Some(3));
+        assert_eq!(kind_of(id(Token::Bos), &vocab), None);
+        assert_eq!(kind_of(vocab.size(), &vocab), None);
+        let mut sums = ByKind::default();
+        for (kind, nll) in [(Some(0), 1.0), (Some(0), 2.0), (Some(2), 0.5), (None, 9.0)] {
+            sums.add(kind, nll);
+        }
+        let means = sums.means();
+        assert_eq!(
+            means[0],
+            KindNll {
+                tokens: 2,
+                nll: 1.5
+            }
+        );
+        assert_eq!(means[1], KindNll::default(), "none seen");
+        assert_eq!(
+            means[2],
+            KindNll {
+                tokens: 1,
+                nll: 0.5
+            }
+        );
+    }
 }

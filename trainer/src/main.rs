@@ -96,6 +96,16 @@ fn main() -> Result<()> {
                 r.top1 * 100.0,
                 r.top5 * 100.0
             );
+            let kinds: Vec<String> = eval::KINDS
+                .iter()
+                .zip(&r.by_kind)
+                .filter(|(_, k)| k.tokens > 0)
+                .map(|(name, k)| {
+                    let share = k.tokens as f64 / r.tokens.max(1) as f64;
+                    format!("{name} {:.3} ({:.0}% of tokens)", k.nll, share * 100.0)
+                })
+                .collect();
+            println!("NLL by kind of token: {}", kinds.join(", "));
         }
         Command::Generate(cmd) => cmd.run()?,
         Command::Check(cmd) => cmd.run()?,
