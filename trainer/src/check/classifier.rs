@@ -250,8 +250,9 @@ pub fn feature_gaps(a: &[Sample], b: &[Sample]) -> Vec<Gap> {
     let Some(d) = a.first().or(b.first()).map(|s| s.features.len()) else {
         return Vec::new();
     };
-    let moments = |samples: &[Sample], i: usize| {
-        let total: f64 = samples.iter().map(|s| s.weight).sum();
+    let weight = |samples: &[Sample]| samples.iter().map(|s| s.weight).sum::<f64>();
+    let (total_a, total_b) = (weight(a), weight(b));
+    let moments = |samples: &[Sample], total: f64, i: usize| {
         if total <= 0.0 {
             return None;
         }
@@ -268,7 +269,7 @@ pub fn feature_gaps(a: &[Sample], b: &[Sample]) -> Vec<Gap> {
         Some((mean, var))
     };
     (0..d)
-        .map(|i| match (moments(a, i), moments(b, i)) {
+        .map(|i| match (moments(a, total_a, i), moments(b, total_b, i)) {
             (Some((mean_a, va)), Some((mean_b, vb))) => Gap {
                 effect: if va + vb > 0.0 {
                     (mean_a - mean_b) / ((va + vb) / 2.0).sqrt()

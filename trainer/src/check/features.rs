@@ -60,7 +60,6 @@ pub fn name(i: usize) -> String {
         .find(|(_, r)| r.contains(&i))
         .expect("a feature of the vector");
     let k = i - range.start;
-    // The inter-onset and length bins' typical interval, in grid steps (`rhythm::ioi_bin`).
     // The grid steps that fall in inter-onset or length bin `k` (`rhythm::ioi_bin`).
     let steps = || {
         let mut fall = (1..=4096).filter(|&s| rhythm::ioi_bin(s) == k);
