@@ -11,6 +11,7 @@
 //! apart into runs, and a phrase of 16th-note chords was answered with single 32nd notes to
 //! keep up its note count.
 
+use crate::grid::Bar;
 use crate::sampling::Sampling;
 
 mod figures;
@@ -54,6 +55,7 @@ impl Follow {
         end: u64,
         origin: i64,
         steps_per_beat: u32,
+        bar: Bar,
     ) -> Self {
         let mut onsets = Onsets::default();
         for &(step, pitch) in notes {
@@ -71,7 +73,7 @@ impl Follow {
             repeats: Repeats::from_notes(notes),
             figures: Figures::from_pitches(&pitches),
             lengths: Lengths::default(),
-            hands: Hands::from_notes(recent, phrase_end.max(1)),
+            hands: Hands::from_notes(recent, phrase_end.max(1)).in_bar(recent, origin, end, bar),
             melody: Melody::from_notes(recent),
         }
     }

@@ -164,6 +164,8 @@ impl Generator {
             decoder.step(),
             start,
             vocab.steps_per_beat,
+            self.meter
+                .bar_at(start + decoder.step() as i64, vocab.steps_per_beat),
         )
         .with_lengths(&lengths);
         // Context time is over; what follows counts from zero.

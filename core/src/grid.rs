@@ -163,6 +163,23 @@ pub struct Position {
     pub bar_beat: u8,
 }
 
+/// A meter's bars on the grid: one starts at grid step `origin` (from beat 0), and each is
+/// `steps` grid steps long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bar {
+    pub origin: i64,
+    pub steps: u32,
+}
+
+impl Bar {
+    /// Which bar grid step `step` falls in (0 holds `origin`), and the place in it.
+    pub fn place(self, step: i64) -> (i64, usize) {
+        let steps = i64::from(self.steps.max(1));
+        let from = step - self.origin;
+        (from.div_euclid(steps), from.rem_euclid(steps) as usize)
+    }
+}
+
 /// The time signatures of a piece, each from the beat it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Meter {
@@ -237,6 +254,17 @@ impl Meter {
         self.changes[i.saturating_sub(1)]
     }
 
+    /// The bar in force at grid step `step` (from beat 0): where its bars line up and how
+    /// long each is, in grid steps.
+    pub fn bar_at(&self, step: i64, steps_per_beat: u32) -> Bar {
+        let spb = f64::from(steps_per_beat.max(1));
+        let (from, sig) = self.change_at(step as f64 / spb);
+        Bar {
+            origin: (from * spb).round() as i64,
+            steps: ((sig.beats_per_bar() * spb).round() as u32).max(1),
+        }
+    }
+
     /// Where grid step `step` (from beat 0; negative before it) falls.
     pub fn position(&self, step: i64, steps_per_beat: u32) -> Position {
         let spb = i64::from(steps_per_beat.max(1));
@@ -294,6 +322,33 @@ pub fn step_of(beat: f64, vocab: &Vocab) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bar_in_force_counts_from_its_change_of_meter() {
+        let waltz = TimeSig {
+            numerator: 3,
+            denominator: 4,
+        };
+        let meter = Meter::from_changes([(8.0, waltz)]);
+        let common = meter.bar_at(5, 24);
+        assert_eq!(
+            common,
+            Bar {
+                origin: 0,
+                steps: 96
+            }
+        );
+        assert_eq!(common.place(-1), (-1, 95));
+        let bar = meter.bar_at(8 * 24 + 10, 24);
+        assert_eq!(
+            bar,
+            Bar {
+                origin: 192,
+                steps: 72
+            }
+        );
+        assert_eq!(bar.place(192 + 80), (1, 8));
+    }
 
     fn played(pitch: u8, start: f64, end: f64) -> Note {
         Note {

@@ -17,13 +17,15 @@ use std::path::Path;
 use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::follow::Hands;
 use continuo_core::generator::Generator;
+use continuo_core::grid::Meter;
 use continuo_core::midi::{Note, Score};
 use serde::Serialize;
 
 use super::baselines::replay;
 use super::measures::{Context, MeanMeasures, Measures};
-use super::onsets::{onsets, Onset};
+use super::onsets::{mean, onsets, similarity_of, Onset};
 use super::report::SamplingLine;
+use super::rhythm::bar_histogram;
 use super::{load_model, model_answer, styles, CheckError, CheckOptions, Window};
 use crate::generate::start_after;
 
@@ -39,6 +41,9 @@ pub struct StyleRow {
     pub style_bass: Option<f64>,
     /// The same share of the answers' onsets (mean over answers with onsets).
     pub answers_bass: Option<f64>,
+    /// How like the style's the places in the bar are where the answers reach the bass
+    /// ([`bass_in_bar`]; mean over answers that reach it).
+    pub answers_bass_in_bar: Option<f64>,
     /// Answers without a note.
     pub empty: usize,
 }
@@ -74,6 +79,22 @@ fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
     Some(reaching as f64 / onsets.len() as f64)
 }
 
+/// Similarity of the places in the bar where `answer`'s onsets reach below `split` with
+/// those where `truth`'s do: whether a waltz's bass stays on one, a bass on the half bar
+/// stays there. `None` where either never reaches the bass.
+fn bass_in_bar(answer: &[Onset], truth: &[Onset], split: u8, meter: &Meter) -> Option<f64> {
+    let bass = |o: &[Onset]| -> Vec<Onset> {
+        o.iter()
+            .filter(|o| o.pitches.iter().any(|&p| p < split))
+            .cloned()
+            .collect()
+    };
+    similarity_of(
+        bar_histogram(&bass(answer), meter).as_deref(),
+        bar_histogram(&bass(truth), meter).as_deref(),
+    )
+}
+
 /// Where the plugin, with its default settings, starts its answer to `prompt`.
 fn plugin_start(prompt: &Score) -> f64 {
     start_after(prompt, DEFAULT_SILENCE_BEATS)
@@ -106,14 +127,16 @@ pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesR
         let context = Context::new(&written, bars, bars);
         let split = bass_split(&written.notes);
         let mut answers = MeanMeasures::default();
-        let (mut bass_sum, mut bass_count, mut empty) = (0.0, 0, 0);
+        let truth_onsets = onsets(&window.truth);
+        let (mut bass, mut in_bar, mut empty) = (Vec::new(), Vec::new(), 0);
         for seed in 1..=options.seeds {
             let answer = window.in_answer(model_answer(&mut generator, &window, seed, options)?);
             empty += usize::from(answer.is_empty());
             answers.add(&Measures::measure(&answer, &window.truth, &context));
-            if let Some(share) = split.and_then(|s| bass_share(&onsets(&answer), s)) {
-                bass_sum += share;
-                bass_count += 1;
+            if let Some(split) = split {
+                let answer = onsets(&answer);
+                bass.extend(bass_share(&answer, split));
+                in_bar.extend(bass_in_bar(&answer, &truth_onsets, split, &context.meter));
             }
         }
         rows.push(StyleRow {
@@ -121,7 +144,8 @@ pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesR
             style: Measures::measure(&window.truth, &window.truth, &context),
             answers: answers.mean(),
             style_bass: split.and_then(|s| bass_share(&context.prompt_onsets, s)),
-            answers_bass: (bass_count > 0).then(|| bass_sum / f64::from(bass_count)),
+            answers_bass: mean(bass),
+            answers_bass_in_bar: mean(in_bar),
             empty,
         });
     }
@@ -139,10 +163,11 @@ impl fmt::Display for StylesReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:16}{:>14}{:>14}{:>8}{:>8}{:>8}{:>8}{:>8}{:>10}",
+            "{:16}{:>14}{:>14}{:>12}{:>8}{:>8}{:>8}{:>8}{:>8}{:>10}",
             "style",
             "notes/onset",
             "bass onsets",
+            "bass in bar",
             "beat",
             "bar",
             "ioi",
@@ -154,7 +179,7 @@ impl fmt::Display for StylesReport {
             let (a, s) = (&r.answers, &r.style);
             writeln!(
                 f,
-                "{:16}{:>14}{:>14}{:>8}{:>8}{:>8}{:>8}{:>8}{:>10}",
+                "{:16}{:>14}{:>14}{:>12}{:>8}{:>8}{:>8}{:>8}{:>8}{:>10}",
                 r.name,
                 format!(
                     "{} ({})",
@@ -162,6 +187,7 @@ impl fmt::Display for StylesReport {
                     value(s.texture.notes_per_onset)
                 ),
                 format!("{} ({})", value(r.answers_bass), value(r.style_bass)),
+                value(r.answers_bass_in_bar),
                 value(a.rhythm.onset_in_beat),
                 value(a.rhythm.onset_in_bar),
                 value(a.rhythm.inter_onset),
@@ -176,7 +202,7 @@ impl fmt::Display for StylesReport {
         writeln!(f)?;
         writeln!(
             f,
-            "each style's answers (seeds 1 to {}, starting where the plugin's do: the next beat a beat after the prompt ends) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
+            "each style's answers (seeds 1 to {}, starting where the plugin's do: the next beat a beat after the prompt ends) against the style played on, its prompt again: notes per onset and the share of onsets reaching the prompt's bass (the style's in brackets); similarity of the places in the bar where they reach it; similarity of onsets in the beat and the bar, of inter-onset intervals and note lengths; reuse of the prompt's figures; density |log2 ratio|",
             self.options.seeds
         )?;
         if self.options.start_late > 0.0 {
@@ -211,5 +237,32 @@ mod tests {
         assert_eq!(bass_share(&[], 49), None);
         let one_hand = [note(60, 0.0), note(72, 1.0)];
         assert_eq!(bass_split(&one_hand), None);
+    }
+
+    #[test]
+    fn a_bass_moved_off_the_downbeat_is_heard_in_the_bar() {
+        let waltz = styles::waltz();
+        let meter = &waltz.meter;
+        let split = bass_split(&waltz.notes).expect("a waltz has a bass");
+        let style = onsets(&waltz.notes);
+        assert_eq!(bass_in_bar(&style, &style, split, meter), Some(1.0));
+        // The same bass a beat late: on two, where the style never strikes it.
+        let late: Vec<Note> = waltz
+            .notes
+            .iter()
+            .map(|n| Note {
+                start: n.start + if n.pitch < split { 1.0 } else { 0.0 },
+                end: n.end + if n.pitch < split { 1.0 } else { 0.0 },
+                ..*n
+            })
+            .collect();
+        assert_eq!(bass_in_bar(&onsets(&late), &style, split, meter), Some(0.0));
+        let chords: Vec<Note> = waltz
+            .notes
+            .iter()
+            .filter(|n| n.pitch >= split)
+            .copied()
+            .collect();
+        assert_eq!(bass_in_bar(&onsets(&chords), &style, split, meter), None);
     }
 }
