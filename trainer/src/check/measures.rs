@@ -27,6 +27,8 @@ pub struct Context {
     /// Bars from the prompt's start.
     pub meter: Meter,
     pub shapes: BTreeSet<Shape>,
+    /// Pitches below this are the prompt's bass; `None` for a one-hand prompt.
+    pub bass_split: Option<u8>,
 }
 
 impl Context {
@@ -40,6 +42,7 @@ impl Context {
             prompt_beats,
             answer_beats,
             meter: prompt.meter.clone(),
+            bass_split: texture::bass_split(&prompt.notes),
         }
     }
 }
@@ -108,6 +111,8 @@ group!(
         chord_spread_gap,
         /// Share of onsets repeating a pitch of the onset before.
         repeat_rate,
+        /// Similarity of the places in the bar where the onsets reach the prompt's bass.
+        bass_in_bar,
     }
 );
 
@@ -154,7 +159,7 @@ const fn row(group: &'static str, label: &'static str, mark: char) -> Row {
 }
 
 /// In the order of [`Measures::values`].
-pub const ROWS: [Row; 17] = [
+pub const ROWS: [Row; 18] = [
     row("pitch", "pitch-class similarity", '↑'),
     row("pitch", "in prompt's scale", '≈'),
     row("pitch", "register gap (semitones)", '↓'),
@@ -168,6 +173,7 @@ pub const ROWS: [Row; 17] = [
     row("texture", "chord spread (semitones)", '≈'),
     row("texture", "chord spread gap", '↓'),
     row("texture", "repeated onsets", '≈'),
+    row("texture", "bass-in-bar similarity", '↑'),
     row("melody", "top-line interval similarity", '↑'),
     row("melody", "top-line contour similarity", '↑'),
     row("motif", "reuse of the prompt's figures", '≈'),
@@ -213,6 +219,9 @@ impl Measures {
                 chord_spread,
                 chord_spread_gap: abs_gap(chord_spread, texture::chord_spread(&t)),
                 repeat_rate: metrics::repeat_rate(answer),
+                bass_in_bar: context
+                    .bass_split
+                    .and_then(|split| texture::bass_in_bar(&a, &t, split, meter)),
             },
             melody: Melody {
                 interval_similarity: similarity_of(
@@ -304,7 +313,7 @@ mod tests {
         let m = Measures::from_values(&values);
         assert_eq!(m.values(), values);
         assert_eq!(m.pitch.pitch_class_similarity, Some(0.0));
-        assert_eq!(m.motif.reuse_gap, Some(16.0));
+        assert_eq!(m.motif.reuse_gap, Some(17.0));
     }
 
     #[test]

@@ -15,17 +15,14 @@ use std::fmt;
 use std::path::Path;
 
 use continuo_core::answer::DEFAULT_SILENCE_BEATS;
-use continuo_core::follow::Hands;
 use continuo_core::generator::Generator;
-use continuo_core::grid::Meter;
-use continuo_core::midi::{Note, Score};
+use continuo_core::midi::Score;
 use serde::Serialize;
 
 use super::baselines::replay;
 use super::measures::{Context, MeanMeasures, Measures};
-use super::onsets::{mean, onsets, similarity_of, Onset};
+use super::onsets::{mean, onsets, Onset};
 use super::report::SamplingLine;
-use super::rhythm::bar_histogram;
 use super::{load_model, model_answer, styles, CheckError, CheckOptions, Window};
 use crate::generate::start_after;
 
@@ -41,9 +38,6 @@ pub struct StyleRow {
     pub style_bass: Option<f64>,
     /// The same share of the answers' onsets (mean over answers with onsets).
     pub answers_bass: Option<f64>,
-    /// How like the style's the places in the bar are where the answers reach the bass
-    /// ([`bass_in_bar`]; mean over answers that reach it).
-    pub answers_bass_in_bar: Option<f64>,
     /// Answers without a note.
     pub empty: usize,
 }
@@ -61,12 +55,6 @@ impl StylesReport {
     }
 }
 
-/// Pitches below this are the prompt's bass, as the plugin's `Hands` hears it; `None` for a
-/// one-hand prompt.
-fn bass_split(prompt: &[Note]) -> Option<u8> {
-    Hands::bass_split(prompt.iter().map(|n| n.pitch))
-}
-
 /// Share of `onsets` with a note below `split`; `None` without onsets.
 fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
     if onsets.is_empty() {
@@ -77,22 +65,6 @@ fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
         .filter(|o| o.pitches.iter().any(|&p| p < split))
         .count();
     Some(reaching as f64 / onsets.len() as f64)
-}
-
-/// Similarity of the places in the bar where `answer`'s onsets reach below `split` with
-/// those where `truth`'s do: whether a waltz's bass stays on one, a bass on the half bar
-/// stays there. `None` where either never reaches the bass.
-fn bass_in_bar(answer: &[Onset], truth: &[Onset], split: u8, meter: &Meter) -> Option<f64> {
-    let bass = |o: &[Onset]| -> Vec<Onset> {
-        o.iter()
-            .filter(|o| o.pitches.iter().any(|&p| p < split))
-            .cloned()
-            .collect()
-    };
-    similarity_of(
-        bar_histogram(&bass(answer), meter).as_deref(),
-        bar_histogram(&bass(truth), meter).as_deref(),
-    )
 }
 
 /// Where the plugin, with its default settings, starts its answer to `prompt`.
@@ -125,19 +97,14 @@ pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesR
         let played_on = [1.0, 2.0].map(|times| replay(&written.notes, times * bars));
         window.truth = window.in_answer(played_on.concat());
         let context = Context::new(&written, bars, bars);
-        let split = bass_split(&written.notes);
+        let split = context.bass_split;
         let mut answers = MeanMeasures::default();
-        let truth_onsets = onsets(&window.truth);
-        let (mut bass, mut in_bar, mut empty) = (Vec::new(), Vec::new(), 0);
+        let (mut bass, mut empty) = (Vec::new(), 0);
         for seed in 1..=options.seeds {
             let answer = window.in_answer(model_answer(&mut generator, &window, seed, options)?);
             empty += usize::from(answer.is_empty());
             answers.add(&Measures::measure(&answer, &window.truth, &context));
-            if let Some(split) = split {
-                let answer = onsets(&answer);
-                bass.extend(bass_share(&answer, split));
-                in_bar.extend(bass_in_bar(&answer, &truth_onsets, split, &context.meter));
-            }
+            bass.extend(split.and_then(|s| bass_share(&onsets(&answer), s)));
         }
         rows.push(StyleRow {
             name,
@@ -145,7 +112,6 @@ pub fn check_styles(model_path: &Path, options: &CheckOptions) -> Result<StylesR
             answers: answers.mean(),
             style_bass: split.and_then(|s| bass_share(&context.prompt_onsets, s)),
             answers_bass: mean(bass),
-            answers_bass_in_bar: mean(in_bar),
             empty,
         });
     }
@@ -187,7 +153,7 @@ impl fmt::Display for StylesReport {
                     value(s.texture.notes_per_onset)
                 ),
                 format!("{} ({})", value(r.answers_bass), value(r.style_bass)),
-                value(r.answers_bass_in_bar),
+                value(a.texture.bass_in_bar),
                 value(a.rhythm.onset_in_beat),
                 value(a.rhythm.onset_in_bar),
                 value(a.rhythm.inter_onset),
@@ -227,42 +193,14 @@ impl fmt::Display for StylesReport {
 mod tests {
     use super::*;
     use crate::check::metrics::note;
+    use crate::check::texture;
 
     #[test]
     fn the_bass_is_the_lowest_third_of_a_wide_prompt() {
         let wide = [note(36, 0.0), note(72, 0.0), note(60, 1.0)];
         // 36 semitones wide: the bass lies below 36 + ceil(12.6) = 49.
-        assert_eq!(bass_split(&wide), Some(49));
+        assert_eq!(texture::bass_split(&wide), Some(49));
         assert_eq!(bass_share(&onsets(&wide), 49), Some(0.5));
         assert_eq!(bass_share(&[], 49), None);
-        let one_hand = [note(60, 0.0), note(72, 1.0)];
-        assert_eq!(bass_split(&one_hand), None);
-    }
-
-    #[test]
-    fn a_bass_moved_off_the_downbeat_is_heard_in_the_bar() {
-        let waltz = styles::waltz();
-        let meter = &waltz.meter;
-        let split = bass_split(&waltz.notes).expect("a waltz has a bass");
-        let style = onsets(&waltz.notes);
-        assert_eq!(bass_in_bar(&style, &style, split, meter), Some(1.0));
-        // The same bass a beat late: on two, where the style never strikes it.
-        let late: Vec<Note> = waltz
-            .notes
-            .iter()
-            .map(|n| Note {
-                start: n.start + if n.pitch < split { 1.0 } else { 0.0 },
-                end: n.end + if n.pitch < split { 1.0 } else { 0.0 },
-                ..*n
-            })
-            .collect();
-        assert_eq!(bass_in_bar(&onsets(&late), &style, split, meter), Some(0.0));
-        let chords: Vec<Note> = waltz
-            .notes
-            .iter()
-            .filter(|n| n.pitch >= split)
-            .copied()
-            .collect();
-        assert_eq!(bass_in_bar(&onsets(&chords), &style, split, meter), None);
     }
 }
