@@ -1,10 +1,10 @@
 //! Following the phrase: biases on the model's logits that keep an answer near the phrase's
 //! pitch classes and register ([`Guide`]), its pace in onsets ([`Density`]), its chords
-//! ([`Texture`]), its grid ([`Phases`]), its articulation ([`Lengths`]), its bass
-//! ([`Hands`]), its melody's steps ([`Melody`]) and its habit of repeating notes
-//! ([`Repeats`]), each
-//! scaled by [`Sampling::follow`](crate::sampling::Sampling). Everything here runs for every
-//! generated token, so nothing allocates.
+//! ([`Texture`]), its grid ([`Phases`]), its figures ([`Figures`]), its articulation
+//! ([`Lengths`]), its bass and where in the bar it falls ([`Hands`]), its melody's steps
+//! ([`Melody`]) and its habit of repeating notes ([`Repeats`]), each scaled by
+//! [`Sampling::follow`](crate::sampling::Sampling). Everything here runs for every generated
+//! token, so nothing allocates.
 //!
 //! Every count is of onsets (the notes struck at one grid step) where the music is: a chord is
 //! one event of the pace and of the pitch-class balance. Counting single notes pulled chords
@@ -47,8 +47,9 @@ impl Follow {
     /// From the context's note-ons as (grid step, pitch), oldest first, the step its last note
     /// ends on (`phrase_end`: its pace is measured up to there, not through the rest before
     /// the answer) and the step the answer starts on (`end`); `origin` is the grid step (from
-    /// the timeline's beat 0) of the context's step 0. The answer's time then counts from 0
-    /// at `end`; the context's last onset stays "previous" for the answer's first.
+    /// the timeline's beat 0) of the context's step 0, and `bar` the meter's bars where the
+    /// answer starts. The answer's time then counts from 0 at `end`; the context's last
+    /// onset stays "previous" for the answer's first.
     pub fn from_context(
         notes: &[(u64, u8)],
         phrase_end: u64,

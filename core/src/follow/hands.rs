@@ -1,4 +1,5 @@
-//! The phrase's left hand: how often its onsets reach down into the bass.
+//! The phrase's left hand: how often its onsets reach down into the bass, and where in the
+//! bar.
 
 use super::{steer, MarkedOnsets};
 use crate::grid::Bar;
@@ -98,9 +99,10 @@ impl Hands {
         }
     }
 
-    /// With the places of the bar (`bar`) where the phrase's two latest bars reach the bass
-    /// and where they stay above it, from the same note-ons (grid steps from `origin`, a grid
-    /// step from beat 0) and `end`, the step the answer starts on.
+    /// The same, also following where in the bar the phrase's two latest bars reach the
+    /// bass and where they stay above it. `notes` are those it was made from, at grid steps
+    /// counted from `origin` (a grid step from beat 0); `end` is the step the answer starts
+    /// on, and `bar` the meter's bars there.
     pub fn in_bar(mut self, notes: &[(u64, u8)], origin: i64, end: u64, bar: Bar) -> Self {
         let steps = bar.steps as usize;
         let Some(&(last, _)) = notes.last() else {
