@@ -268,10 +268,7 @@ impl Meter {
     /// Where grid step `step` (from beat 0; negative before it) falls.
     pub fn position(&self, step: i64, steps_per_beat: u32) -> Position {
         let spb = i64::from(steps_per_beat.max(1));
-        let (from, sig) = self.change_at(step as f64 / spb as f64);
-        let origin = (from * spb as f64).round() as i64;
-        let bar = ((sig.beats_per_bar() * spb as f64).round() as i64).max(1);
-        let in_bar = (step - origin).rem_euclid(bar);
+        let in_bar = self.bar_at(step, steps_per_beat).place(step).1 as i64;
         Position {
             phase: (in_bar % spb) as u16,
             bar_beat: (in_bar / spb).min(BAR_BEATS as i64 - 1) as u8,

@@ -127,8 +127,9 @@ impl Hands {
             }
         }
         let (mut both, mut either) = (0u32, 0u32);
+        let mut places = [Place::Free; MAX_PLACES];
         let [latest_bar, bar_before] = &bars;
-        for ((own, &a), &b) in self.places[..steps]
+        for ((own, &a), &b) in places[..steps]
             .iter_mut()
             .zip(&latest_bar[..steps])
             .zip(&bar_before[..steps])
@@ -140,9 +141,9 @@ impl Hands {
             }
         }
         if (both as f32) < Self::ALIKE * either as f32 {
-            self.places = [Place::Free; MAX_PLACES];
             return self;
         }
+        self.places = places;
         self.bar_steps = bar.steps;
         self.answer_place = at(end).1;
         self

@@ -1,5 +1,11 @@
 use super::*;
 
+/// The bars of 4/4 from beat 0, at 24 grid steps a beat.
+const COMMON_BAR: Bar = Bar {
+    origin: 0,
+    steps: 96,
+};
+
 #[test]
 fn density_steers_back_to_its_pace_without_overshooting() {
     let none = Density::from_onsets(&[], 10, 24);
@@ -262,17 +268,7 @@ fn a_wait_that_catches_up_is_favoured_only_where_the_phrase_strikes() {
 fn density_and_polyphony_scale_what_is_followed() {
     // Single notes, one a beat; the answer has struck one note at step 0.
     let steps = [0, 24, 48, 72];
-    let mut f = Follow::from_context(
-        &steps.map(|s| (s, 60)),
-        96,
-        96,
-        0,
-        24,
-        Bar {
-            origin: 0,
-            steps: 96,
-        },
-    );
+    let mut f = Follow::from_context(&steps.map(|s| (s, 60)), 96, 96, 0, 24, COMMON_BAR);
     f.strike(64, 0);
     let vocab = Vocab::default();
     let on = vocab.encode(Token::NoteOn(67));
@@ -316,17 +312,7 @@ fn the_pitch_guide_chooses_which_note_not_when() {
         .enumerate()
         .map(|(i, &p)| (i as u64 * 12, p))
         .collect();
-    let f = Follow::from_context(
-        &steps,
-        96,
-        96,
-        0,
-        24,
-        Bar {
-            origin: 0,
-            steps: 96,
-        },
-    );
+    let f = Follow::from_context(&steps, 96, 96, 0, 24, COMMON_BAR);
     let vocab = Vocab::default();
     let mut logits = vec![0.0f32; vocab.size()];
     let (on, shift) = (vocab.note_on_range(), vocab.encode(Token::TimeShift(12)));

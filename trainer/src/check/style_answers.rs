@@ -23,6 +23,7 @@ use super::baselines::replay;
 use super::measures::{Context, MeanMeasures, Measures};
 use super::onsets::{mean, onsets, Onset};
 use super::report::SamplingLine;
+use super::texture;
 use super::{load_model, model_answer, styles, CheckError, CheckOptions, Window};
 use crate::generate::start_after;
 
@@ -62,7 +63,7 @@ fn bass_share(onsets: &[Onset], split: u8) -> Option<f64> {
     }
     let reaching = onsets
         .iter()
-        .filter(|o| o.pitches.iter().any(|&p| p < split))
+        .filter(|o| texture::reaches_bass(o, split))
         .count();
     Some(reaching as f64 / onsets.len() as f64)
 }
@@ -193,7 +194,6 @@ impl fmt::Display for StylesReport {
 mod tests {
     use super::*;
     use crate::check::metrics::note;
-    use crate::check::texture;
 
     #[test]
     fn the_bass_is_the_lowest_third_of_a_wide_prompt() {

@@ -30,13 +30,18 @@ pub fn bass_split(notes: &[Note]) -> Option<u8> {
     Hands::bass_split(notes.iter().map(|n| n.pitch))
 }
 
+/// Whether `onset` strikes a pitch below `split`: reaches the bass.
+pub fn reaches_bass(onset: &Onset, split: u8) -> bool {
+    onset.pitches.iter().any(|&p| p < split)
+}
+
 /// Similarity of the places in the bar where `answer`'s onsets reach below `split` with
 /// those where `truth`'s do: whether a waltz's bass stays on one, a bass on the half bar
 /// stays there. `None` where either never reaches the bass.
 pub fn bass_in_bar(answer: &[Onset], truth: &[Onset], split: u8, meter: &Meter) -> Option<f64> {
     let bass = |o: &[Onset]| -> Vec<Onset> {
         o.iter()
-            .filter(|o| o.pitches.iter().any(|&p| p < split))
+            .filter(|o| reaches_bass(o, split))
             .cloned()
             .collect()
     };
