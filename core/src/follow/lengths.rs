@@ -13,6 +13,8 @@
 pub struct Lengths {
     /// The phrase's median note length, in grid steps; 0: no phrase, no pull.
     typical: f32,
+    /// The phrase's longest note, in grid steps; 0: no phrase.
+    longest: f32,
     /// Of the phrase's notes held into each length bin ([`bin`]), the share that end there
     /// (1 past its longest); all 0 without a phrase.
     hazard: [f32; BINS],
@@ -36,6 +38,7 @@ impl Default for Lengths {
     fn default() -> Self {
         Self {
             typical: 0.0,
+            longest: 0.0,
             hazard: [0.0; BINS],
             ended: [0; BINS],
             struck: [u64::MAX; 128],
@@ -62,6 +65,17 @@ impl Lengths {
     /// back where the answer ended more than it owed lengthened every note instead.
     pub(super) const OWED_PULL: f32 = 2.0;
     pub(super) const OWED_CAP: f32 = 3.0;
+    /// Nats toward ending a note held far past the phrase's longest, from
+    /// [`Self::OVERDUE_FROM`] times that length, growing to the whole pull at
+    /// [`Self::OVERDUE_FULL`] times it. What is owed above counts only notes that have ended,
+    /// so nothing ended a note the answer held on: after a shuffle in 12/8 or a waltz, 6–10%
+    /// of the answers' notes were held more than twice the phrase's longest and piled up into
+    /// a wash; with this, 1%. Continuations in music hold 0.5–0.9% of their notes that long
+    /// (Chopin's and the piano-midi.de pieces). From 2 to 2.5 times, the notes piled up as
+    /// before, ending just later.
+    pub(super) const OVERDUE_PULL: f32 = 12.0;
+    const OVERDUE_FROM: f32 = 1.5;
+    const OVERDUE_FULL: f32 = 2.0;
 
     /// From the lengths (grid steps) of the context's notes.
     pub fn from_lengths(lengths: &[u64]) -> Self {
@@ -85,6 +99,7 @@ impl Lengths {
         }
         Self {
             typical: sorted.get(sorted.len() / 2).map_or(0.0, |&l| l as f32),
+            longest: sorted.last().map_or(0.0, |&l| l as f32),
             hazard,
             ..Self::default()
         }
@@ -136,7 +151,18 @@ impl Lengths {
             return 0.0;
         }
         let held = step.saturating_sub(since);
-        Self::OWED_PULL * self.owed(bin(held)) - Self::PULL * (1.0 - held as f32 / reach).max(0.0)
+        Self::OWED_PULL * self.owed(bin(held)) + self.overdue(held)
+            - Self::PULL * (1.0 - held as f32 / reach).max(0.0)
+    }
+
+    /// Nats toward ending a note held `held` grid steps, far past the phrase's longest.
+    fn overdue(&self, held: u64) -> f32 {
+        if self.longest <= 0.0 {
+            return 0.0;
+        }
+        let past = (held as f32 / self.longest - Self::OVERDUE_FROM)
+            / (Self::OVERDUE_FULL - Self::OVERDUE_FROM);
+        Self::OVERDUE_PULL * past.clamp(0.0, 1.0)
     }
 }
 
@@ -204,6 +230,9 @@ mod tests {
         l.strike(62, 48);
         for held in 0..48 {
             assert!(l.wait_bias(l.held(48), held) == 0.0, "a wait of {held}");
+        }
+        // Until it is held half as long again as the phrase's longest, when it is overdue.
+        for held in 0..=18 {
             assert!(l.bias(62, 48 + held) <= 0.0, "held {held}");
         }
         // A note held four times the phrase's longest leaves an end owed at every length from
@@ -221,6 +250,18 @@ mod tests {
             0.0,
             "shorter than any of the phrase's"
         );
+    }
+
+    #[test]
+    fn a_note_held_far_past_the_phrases_longest_is_pulled_to_end() {
+        // Quarter notes and one half note, at 24 steps a beat.
+        let mut l = Lengths::from_lengths(&[24, 24, 24, 48]);
+        l.strike(60, 0);
+        assert_eq!(l.bias(60, 72), 0.0, "1.5 times the longest");
+        let ramp = l.bias(60, 84);
+        assert!(ramp > 0.0 && ramp < Lengths::OVERDUE_PULL, "{ramp}");
+        assert_eq!(l.bias(60, 96), Lengths::OVERDUE_PULL, "twice the longest");
+        assert_eq!(l.bias(60, 500), Lengths::OVERDUE_PULL, "no more after");
     }
 
     #[test]
