@@ -179,13 +179,13 @@ fn looped(score: &Score, bars: u32) -> Score {
 #[test]
 fn style_prompts_are_two_bars_in_their_meter() {
     let all = styles::all();
-    assert_eq!(all.len(), 10);
+    assert_eq!(all.len(), 15);
     for (name, score) in &all {
         let bar = score.meter.sig_at(0.0).beats_per_bar();
-        let expected = if matches!(*name, "waltz" | "barcarolle") {
-            3.0
-        } else {
-            4.0
+        let expected = match *name {
+            "waltz" | "barcarolle" => 3.0,
+            "shuffle" => 6.0,
+            _ => 4.0,
         };
         assert_eq!(bar, expected, "{name}");
         assert!(score.notes.len() >= 8, "{name}");

@@ -264,6 +264,130 @@ pub fn swing() -> Score {
     score(notes, 144.0, 4, 4)
 }
 
+/// A blues shuffle in 12/8, F7 then B♭7: in the left hand the root, fifth, sixth and fifth,
+/// each a quarter and an 8th (long–short) in one dotted-quarter beat, and a shell struck on
+/// the second 8th of every beat above it. Four beats a bar of a dotted quarter each.
+pub fn shuffle() -> Score {
+    const WALK: [u8; 4] = [0, 7, 9, 7];
+    let mut notes = Vec::new();
+    for (bar, (root, shell)) in [(41u8, [63u8, 69]), (46, [68, 74])].iter().enumerate() {
+        for (beat, &step) in WALK.iter().enumerate() {
+            let at = bar as f64 * 6.0 + beat as f64 * 1.5;
+            notes.push(note(root + step, at, 0.95, BASS_VELOCITY));
+            notes.push(note(root + step, at + 1.0, 0.45, BASS_VELOCITY));
+            notes.extend(chord(shell, at + 0.5, 0.45));
+        }
+    }
+    score(notes, 84.0, 12, 8)
+}
+
+/// A chorale in four voices, a chord every beat ending on a half cadence held two beats
+/// less a breath: I–IV–V–I, vi–ii–V in C, in 4/4.
+pub fn chorale() -> Score {
+    let chords: [([u8; 4], f64); 7] = [
+        ([48, 64, 67, 72], 1.0), // C
+        ([53, 65, 69, 72], 1.0), // F
+        ([55, 62, 67, 71], 1.0), // G
+        ([48, 64, 67, 72], 1.0), // C
+        ([45, 64, 69, 72], 1.0), // Am
+        ([50, 65, 69, 74], 1.0), // Dm
+        ([43, 62, 67, 71], 2.0), // G
+    ];
+    let mut notes = Vec::new();
+    let mut at = 0.0;
+    for (voices, len) in chords {
+        let held = if len > 1.0 { len - 0.5 } else { len * 0.95 };
+        notes.extend(voices.map(|p| note(p, at, held, CHORD_VELOCITY)));
+        at += len;
+    }
+    score(notes, 76.0, 4, 4)
+}
+
+/// A nocturne: a melody in long notes over a left hand broken in 8ths across two octaves
+/// (root, fifth, octave, tenth and back), C major then F, in 4/4.
+pub fn nocturne() -> Score {
+    const BROKEN: [u8; 8] = [0, 7, 12, 16, 19, 16, 12, 7];
+    let melody: [(u8, f64, f64); 7] = [
+        (76, 0.0, 1.5),
+        (74, 1.5, 0.5),
+        (72, 2.0, 2.0),
+        (77, 4.0, 1.0),
+        (76, 5.0, 0.5),
+        (74, 5.5, 0.5),
+        (72, 6.0, 2.0),
+    ];
+    let mut notes: Vec<Note> = melody
+        .iter()
+        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
+        .collect();
+    for (bar, root) in [36u8, 41].iter().enumerate() {
+        for (i, step) in BROKEN.iter().enumerate() {
+            let at = bar as f64 * 4.0 + i as f64 * 0.5;
+            notes.push(note(root + step, at, 0.5, CHORD_VELOCITY));
+        }
+    }
+    score(notes, 66.0, 4, 4)
+}
+
+/// A melody doubled in octaves over a bass held two beats at a time, C major, in 4/4.
+pub fn octaves() -> Score {
+    let melody: [(u8, f64, f64); 8] = [
+        (72, 0.0, 1.0),
+        (71, 1.0, 0.5),
+        (69, 1.5, 0.5),
+        (67, 2.0, 1.0),
+        (64, 3.0, 1.0),
+        (65, 4.0, 1.5),
+        (67, 5.5, 0.5),
+        (69, 6.0, 2.0),
+    ];
+    let mut notes = Vec::new();
+    for (p, at, len) in melody {
+        notes.extend([p, p + 12].map(|q| note(q, at, len * 0.95, BASS_VELOCITY)));
+    }
+    for (half, bass) in [48u8, 43, 41, 43].iter().enumerate() {
+        notes.push(note(*bass, half as f64 * 2.0, 1.9, CHORD_VELOCITY));
+    }
+    score(notes, 96.0, 4, 4)
+}
+
+/// A habanera: in the left hand a dotted 8th, a 16th and two 8ths every half bar (the root,
+/// its octave, the fifth, the octave), under a melody that leans on the half bar, D minor
+/// and A7, in 4/4.
+pub fn habanera() -> Score {
+    const FIGURE: [(u8, f64, f64); 4] = [
+        (0, 0.0, 0.7),
+        (12, 0.75, 0.2),
+        (7, 1.0, 0.45),
+        (12, 1.5, 0.45),
+    ];
+    let melody: [(u8, f64, f64); 8] = [
+        (74, 0.0, 1.5),
+        (73, 1.5, 0.5),
+        (74, 2.0, 0.5),
+        (77, 2.5, 0.5),
+        (76, 3.0, 1.0),
+        (74, 4.0, 1.5),
+        (73, 5.5, 0.5),
+        (69, 6.0, 2.0),
+    ];
+    let mut notes: Vec<Note> = melody
+        .iter()
+        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
+        .collect();
+    for (half, root) in [38u8, 33, 38, 33].iter().enumerate() {
+        for (step, at, len) in FIGURE {
+            notes.push(note(
+                root + step,
+                half as f64 * 2.0 + at,
+                len,
+                CHORD_VELOCITY,
+            ));
+        }
+    }
+    score(notes, 80.0, 4, 4)
+}
+
 /// `prompt` as a player's hands play it: each note's onset off its written time by a normal
 /// draw of `jitter` beats (a chord's notes each on its own, as hands strike them), and its
 /// length off by 2.5 times as much of itself; the same draws for the same `seed`.
@@ -297,5 +421,10 @@ pub fn all() -> Vec<(&'static str, Score)> {
         ("triplets", triplets()),
         ("barcarolle", barcarolle()),
         ("swing", swing()),
+        ("shuffle", shuffle()),
+        ("chorale", chorale()),
+        ("nocturne", nocturne()),
+        ("octaves", octaves()),
+        ("habanera", habanera()),
     ]
 }
