@@ -25,6 +25,14 @@ fn chord(pitches: &[u8], start: f64, len: f64) -> impl Iterator<Item = Note> + '
         .map(move |&p| note(p, start, len, CHORD_VELOCITY))
 }
 
+/// A melody of (pitch, start, written length) in beats, each note held nearly its length.
+fn legato(melody: &[(u8, f64, f64)]) -> Vec<Note> {
+    melody
+        .iter()
+        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
+        .collect()
+}
+
 fn score(mut notes: Vec<Note>, bpm: f64, numerator: u8, denominator: u8) -> Score {
     sort_notes(&mut notes);
     Score {
@@ -225,10 +233,7 @@ pub fn barcarolle() -> Score {
         (67, 4.5, 1.0),
         (74, 5.5, 0.5),
     ];
-    let mut notes: Vec<Note> = melody
-        .iter()
-        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
-        .collect();
+    let mut notes = legato(&melody);
     for (bar, [bass, mid, top]) in bars.iter().enumerate() {
         for group in 0..2 {
             let at = bar as f64 * 3.0 + group as f64 * 1.5;
@@ -316,10 +321,7 @@ pub fn nocturne() -> Score {
         (74, 5.5, 0.5),
         (72, 6.0, 2.0),
     ];
-    let mut notes: Vec<Note> = melody
-        .iter()
-        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
-        .collect();
+    let mut notes = legato(&melody);
     for (bar, root) in [36u8, 41].iter().enumerate() {
         for (i, step) in BROKEN.iter().enumerate() {
             let at = bar as f64 * 4.0 + i as f64 * 0.5;
@@ -343,7 +345,7 @@ pub fn octaves() -> Score {
     ];
     let mut notes = Vec::new();
     for (p, at, len) in melody {
-        notes.extend([p, p + 12].map(|q| note(q, at, len * 0.95, BASS_VELOCITY)));
+        notes.extend(legato(&[(p, at, len), (p + 12, at, len)]));
     }
     for (half, bass) in [48u8, 43, 41, 43].iter().enumerate() {
         notes.push(note(*bass, half as f64 * 2.0, 1.9, CHORD_VELOCITY));
@@ -371,10 +373,7 @@ pub fn habanera() -> Score {
         (73, 5.5, 0.5),
         (69, 6.0, 2.0),
     ];
-    let mut notes: Vec<Note> = melody
-        .iter()
-        .map(|&(p, at, len)| note(p, at, len * 0.95, BASS_VELOCITY))
-        .collect();
+    let mut notes = legato(&melody);
     for (half, root) in [38u8, 33, 38, 33].iter().enumerate() {
         for (step, at, len) in FIGURE {
             notes.push(note(
