@@ -2,7 +2,7 @@
 //! pitch classes and register ([`Guide`]), its pace in onsets ([`Density`]), its chords
 //! ([`Texture`]), its grid ([`Phases`]), its figures ([`Figures`]), its articulation
 //! ([`Lengths`]), its bass and where in the bar it falls ([`Hands`]), its melody's steps
-//! ([`Melody`]) and its habit of repeating notes ([`Repeats`]), each scaled by
+//! and figures ([`Melody`]) and its habit of repeating notes ([`Repeats`]), each scaled by
 //! [`Sampling::follow`](crate::sampling::Sampling). Everything here runs for every generated
 //! token, so nothing allocates.
 //!
@@ -117,7 +117,8 @@ impl Follow {
             }
             *l += sampling.follow * (self.guide.bias(p as u8) + self.hands.bias(p as u8, step));
         }
-        self.melody.apply(notes, step, sampling.follow);
+        self.melody
+            .apply(notes, step, sampling.follow, |p| self.guide.in_phrase(p));
         let shared_out = log_sum_exp(notes) - before;
         let when = sampling.follow * onset
             - if shared_out.is_finite() {
@@ -184,6 +185,8 @@ pub struct Guide {
     /// those at that onset (`current`, at step `current_step`): a chord's notes are owed
     /// alike, so the balance does not pull a chord apart.
     played: [u32; 12],
+    /// The pitch classes the phrase played, as bits.
+    phrase_classes: u16,
     notes: u32,
     current: [u32; 12],
     current_step: Option<u64>,
@@ -197,6 +200,7 @@ impl Default for Guide {
             register: u128::MAX,
             classes: [0.0; 12],
             played: [0; 12],
+            phrase_classes: 0,
             notes: 0,
             current: [0; 12],
             current_step: None,
@@ -236,8 +240,10 @@ impl Guide {
         }
         let n = recent.len() as f32;
         let mut classes = [0f32; 12];
+        let mut phrase_classes = 0u16;
         for &p in recent {
             classes[usize::from(p % 12)] += 1.0;
+            phrase_classes |= 1 << (p % 12);
         }
         // Add-½ smoothing.
         let classes = classes.map(|c| (c + 0.5) / (n + 6.0));
@@ -264,6 +270,7 @@ impl Guide {
             bias,
             register,
             classes,
+            phrase_classes,
             ..Self::default()
         }
     }
@@ -271,6 +278,11 @@ impl Guide {
     /// Whether `pitch` lies where the phrase's notes are.
     pub fn in_register(&self, pitch: u8) -> bool {
         self.register & (1 << (pitch & 127)) != 0
+    }
+
+    /// Whether `pitch` lies where the phrase's notes are, in a pitch class it played.
+    pub fn in_phrase(&self, pitch: u8) -> bool {
+        self.in_register(pitch) && self.phrase_classes & (1 << (pitch % 12)) != 0
     }
 
     /// The answer struck `pitch` at grid step `step`.
