@@ -266,10 +266,12 @@ fn piano_roll(score: &Score, path: &std::path::Path) -> std::io::Result<()> {
             [40, 90, 200]
         };
         let y = usize::from(hi - n.pitch) * ROW;
-        let (x0, x1) = (
-            (n.start * PX_PER_BEAT) as usize,
-            ((n.end * PX_PER_BEAT) as usize).max((n.start * PX_PER_BEAT) as usize + 2),
-        );
+        // Two pixels short of its end, so that a note struck again where it ends (a chord
+        // repeated beat by beat) is drawn as two, not as one held note.
+        let x0 = (n.start * PX_PER_BEAT) as usize;
+        let x1 = ((n.end * PX_PER_BEAT) as usize)
+            .saturating_sub(2)
+            .max(x0 + 2);
         fill(x0, x1, y + 1, y + ROW - 1, color);
     }
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);

@@ -128,7 +128,8 @@ fn piano_roll(ui: &mut Ui, exchange: &Exchange) {
         let y = rect.bottom() - (f32::from(n.pitch) - lo + 1.0) * row;
         let r = egui::Rect::from_min_max(
             egui::pos2(x(n.start), y),
-            egui::pos2(x(n.end).max(x(n.start) + 1.5), y + row.max(1.5)),
+            // A pixel short of its end: a note struck again where it ends shows as two.
+            egui::pos2((x(n.end) - 1.0).max(x(n.start) + 1.5), y + row.max(1.5)),
         );
         painter.rect_filled(r, 0.0, colour);
     }
