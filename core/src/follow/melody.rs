@@ -1,6 +1,6 @@
 //! The phrase's melody: how often its top line moves by step, and its figures.
 
-use super::{log_sum_exp, Hands};
+use super::{log_sum_exp, Guide, Hands};
 
 /// How often the phrase's melody (the top note of each onset above its bass) moves by a
 /// step, one or two semitones, and how far the answer's melody has fallen behind that: a bias
@@ -37,8 +37,9 @@ pub struct Melody {
     current_step: Option<u64>,
 }
 
-/// Figures kept from the phrase's melody: its latest, one per move.
-const MAX_FIGURES: usize = 64;
+/// Room for the phrase's melody's figures, one per move: the melody is read from the
+/// context's latest [`Guide::NOTES`] note-ons, so it has fewer.
+const MAX_FIGURES: usize = Guide::NOTES;
 
 impl Default for Melody {
     fn default() -> Self {
