@@ -10,6 +10,7 @@
 //! * [`follow`] — the pull toward the phrase's pitch classes, pace and repeats,
 //! * [`memory`] — the player's phrases, learned as they are played, mixed into predictions,
 //! * [`music`] — scales and keys,
+//! * [`roll`] (feature `roll`) — piano rolls as PNG images, for the demo and the check,
 //! * [`answer`] (feature `ort`) — one answer to a phrase: the loop the plugin, the demo and
 //!   the trainer's `generate` and `check` share,
 //! * [`runtime`] (feature `ort`) — running a model that follows the contract with ONNX Runtime,
@@ -24,6 +25,8 @@ pub mod grid;
 pub mod memory;
 pub mod midi;
 pub mod music;
+#[cfg(feature = "roll")]
+pub mod roll;
 pub mod sampling;
 pub mod tokens;
 pub mod vocab;

@@ -19,6 +19,7 @@ use continuo::sim::Sim;
 use continuo::worker::WorkerSettings;
 use continuo_core::answer::DEFAULT_SILENCE_BEATS;
 use continuo_core::midi::{read_midi, sort_notes, write_midi, Note, Score};
+use continuo_core::roll::{self, Part};
 use continuo_core::runtime::init_runtime;
 use continuo_core::sampling::{within, Sampling, SamplingArgs};
 
@@ -195,7 +196,6 @@ fn run() -> Result<()> {
         }))
         .collect();
     sort_notes(&mut notes);
-    let answer = answer.len();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let score = Score {
@@ -206,78 +206,26 @@ fn run() -> Result<()> {
     std::fs::write(&mid, write_midi(&score)?)
         .with_context(|| format!("writing {}", mid.display()))?;
     let png = args.out.join("continuation.png");
-    piano_roll(&score, &png).with_context(|| format!("writing {}", png.display()))?;
+    let parts = vec![
+        Part {
+            notes: &prompt.notes,
+            colour: roll::PHRASE,
+        },
+        Part {
+            notes: &answer,
+            colour: roll::ANSWER,
+        },
+    ];
+    std::fs::File::create(&png)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| Ok(roll::write_png(&[parts], bar, std::io::BufWriter::new(f))?))
+        .with_context(|| format!("writing {}", png.display()))?;
     println!(
-        "{} prompt notes + {answer} generated notes → {} and {}",
+        "{} prompt notes + {} generated notes → {} and {}",
         prompt.notes.len(),
+        answer.len(),
         mid.display(),
         png.display()
     );
-    Ok(())
-}
-
-/// Draws prompt notes in blue and generated notes in orange on a beat grid.
-fn piano_roll(score: &Score, path: &std::path::Path) -> std::io::Result<()> {
-    const PX_PER_BEAT: f64 = 48.0;
-    const ROW: usize = 6;
-    let lo = score
-        .notes
-        .iter()
-        .map(|n| n.pitch)
-        .min()
-        .unwrap_or(48)
-        .saturating_sub(2);
-    let hi = score
-        .notes
-        .iter()
-        .map(|n| n.pitch)
-        .max()
-        .unwrap_or(72)
-        .saturating_add(2)
-        .min(127);
-    let beats = score.notes.iter().map(|n| n.end).fold(0.0, f64::max).ceil() + 1.0;
-    let (w, h) = (
-        (beats * PX_PER_BEAT) as usize,
-        (usize::from(hi - lo) + 1) * ROW,
-    );
-    let mut img = vec![255u8; w * h * 3];
-    let mut fill = |x0: usize, x1: usize, y0: usize, y1: usize, c: [u8; 3]| {
-        for y in y0..y1.min(h) {
-            for x in x0..x1.min(w) {
-                img[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
-            }
-        }
-    };
-    for p in lo..=hi {
-        if [1, 3, 6, 8, 10].contains(&(p % 12)) {
-            let y = usize::from(hi - p) * ROW;
-            fill(0, w, y, y + ROW, [238, 238, 238]);
-        }
-    }
-    for b in 0..beats as usize {
-        let shade = if b % 4 == 0 { 150 } else { 210 };
-        let x = (b as f64 * PX_PER_BEAT) as usize;
-        fill(x, x + 1, 0, h, [shade; 3]);
-    }
-    for n in &score.notes {
-        let color = if n.velocity % 2 == 1 {
-            [230, 120, 20]
-        } else {
-            [40, 90, 200]
-        };
-        let y = usize::from(hi - n.pitch) * ROW;
-        // Two pixels short of its end, so that a note struck again where it ends (a chord
-        // repeated beat by beat) is drawn as two, not as one held note.
-        let x0 = (n.start * PX_PER_BEAT) as usize;
-        let x1 = ((n.end * PX_PER_BEAT) as usize)
-            .saturating_sub(2)
-            .max(x0 + 2);
-        fill(x0, x1, y + 1, y + ROW - 1, color);
-    }
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = png::Encoder::new(file, w as u32, h as u32);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header()?.write_image_data(&img)?;
     Ok(())
 }

@@ -183,10 +183,17 @@ fn solve(mut a: Vec<Vec<f64>>, b: &[f64]) -> Option<Vec<f64>> {
     Some(x)
 }
 
-/// Weighted held-out accuracy of `folds`-fold cross-validation, with the groups dealt to
-/// folds in an order drawn from `seed`. `None` with fewer than two groups, or with a kind
-/// missing. Weight each kind equally within a group, and every fold is stratified.
-pub fn cross_validated_accuracy(samples: &[Sample], folds: usize, seed: u64) -> Option<f64> {
+/// Each sample's held-out probability of the `true` kind under `folds`-fold
+/// cross-validation, with the groups dealt to folds in an order drawn from `seed`: the
+/// probability a classifier fitted without the sample's group gives it. `None` with fewer
+/// than two groups or with a kind missing; a sample's own `None` where its fold left a
+/// training set of one kind only. Weight each kind equally within a group, and every fold
+/// is stratified.
+pub fn held_out_probabilities(
+    samples: &[Sample],
+    folds: usize,
+    seed: u64,
+) -> Option<Vec<Option<f64>>> {
     let mut groups: Vec<usize> = samples.iter().map(|s| s.group).collect();
     groups.sort_unstable();
     groups.dedup();
@@ -201,17 +208,36 @@ pub fn cross_validated_accuracy(samples: &[Sample], folds: usize, seed: u64) -> 
     }
     let folds = folds.clamp(2, groups.len());
     let fold_of = |group: usize| groups.iter().position(|&g| g == group).expect("a group") % folds;
-    let (mut right, mut total) = (0.0, 0.0);
+    let mut probabilities = vec![None; samples.len()];
     for fold in 0..folds {
-        let (test, train): (Vec<&Sample>, Vec<&Sample>) =
-            samples.iter().partition(|s| fold_of(s.group) == fold);
+        let train: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| fold_of(s.group) != fold)
+            .collect();
         if train.iter().all(|s| s.label) || train.iter().all(|s| !s.label) {
             continue;
         }
         let model = Logistic::fit(&train, L2);
-        for s in test {
-            let guess = model.probability(&s.features) >= 0.5;
-            right += s.weight * f64::from(u8::from(guess == s.label));
+        for (p, s) in probabilities.iter_mut().zip(samples) {
+            if fold_of(s.group) == fold {
+                *p = Some(model.probability(&s.features));
+            }
+        }
+    }
+    Some(probabilities)
+}
+
+/// Weighted held-out accuracy of `folds`-fold cross-validation
+/// ([`held_out_probabilities`]), a sample told as the `true` kind at a probability of 0.5 or
+/// more. `None` with fewer than two groups, or with a kind missing.
+pub fn cross_validated_accuracy(samples: &[Sample], folds: usize, seed: u64) -> Option<f64> {
+    let (mut right, mut total) = (0.0, 0.0);
+    for (s, p) in samples
+        .iter()
+        .zip(held_out_probabilities(samples, folds, seed)?)
+    {
+        if let Some(p) = p {
+            right += s.weight * f64::from(u8::from((p >= 0.5) == s.label));
             total += s.weight;
         }
     }
@@ -232,6 +258,35 @@ pub fn mean_cross_validated_accuracy(
         .filter_map(|d| cross_validated_accuracy(samples, folds, seed.wrapping_add(d)))
         .collect();
     (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
+}
+
+/// [`held_out_probabilities`] averaged over `dealings` deals of the groups to folds, from
+/// seeds `seed`, `seed + 1`, …; a sample's `None` where no deal gave it one.
+pub fn mean_held_out_probabilities(
+    samples: &[Sample],
+    folds: usize,
+    dealings: usize,
+    seed: u64,
+) -> Option<Vec<Option<f64>>> {
+    let mut sums = vec![(0.0, 0u32); samples.len()];
+    let mut any = false;
+    for d in 0..dealings.max(1) as u64 {
+        let Some(run) = held_out_probabilities(samples, folds, seed.wrapping_add(d)) else {
+            continue;
+        };
+        any = true;
+        for ((sum, n), p) in sums.iter_mut().zip(run) {
+            if let Some(p) = p {
+                *sum += p;
+                *n += 1;
+            }
+        }
+    }
+    any.then(|| {
+        sums.into_iter()
+            .map(|(sum, n)| (n > 0).then(|| sum / f64::from(n)))
+            .collect()
+    })
 }
 
 /// How one feature differs between two kinds of passage.
@@ -329,6 +384,22 @@ mod tests {
         let accuracy = cross_validated_accuracy(&samples, 5, 7).unwrap();
         assert!((0.6..0.9).contains(&accuracy), "{accuracy}");
         assert_eq!(Some(accuracy), cross_validated_accuracy(&samples, 5, 7));
+    }
+
+    #[test]
+    fn held_out_probabilities_say_how_surely_each_sample_is_told() {
+        let samples = two_kinds(40, 3, 4.0, 5);
+        let p = held_out_probabilities(&samples, 5, 1).unwrap();
+        assert!(p.iter().all(Option::is_some));
+        for (s, p) in samples.iter().zip(&p) {
+            let p = p.unwrap();
+            assert!((0.0..=1.0).contains(&p));
+            assert_eq!(p >= 0.5, s.label, "far apart, each is told as its kind");
+        }
+        let mean = mean_held_out_probabilities(&samples, 5, 4, 1).unwrap();
+        assert_eq!(mean.len(), samples.len());
+        let one_kind: Vec<Sample> = samples.iter().filter(|s| s.label).cloned().collect();
+        assert_eq!(held_out_probabilities(&one_kind, 5, 1), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod motif;
 pub mod onsets;
 mod report;
 pub mod rhythm;
+pub mod rolls;
 pub mod style_answers;
 pub mod styles;
 pub mod texture;
@@ -45,10 +46,12 @@ use thiserror::Error;
 
 use crate::data::{read_scores, NamedScore, Skipped};
 use crate::generate;
-use classifier::{feature_gaps, mean_cross_validated_accuracy, Gap, Sample};
+use classifier::{
+    feature_gaps, mean_cross_validated_accuracy, mean_held_out_probabilities, Gap, Sample,
+};
 use copying::{Copying, Corpus};
 use measures::{Context, MeanMeasures, Measures};
-pub use report::{Classifier, Difference, Report};
+pub use report::{Classifier, Difference, Passages, Report, Told};
 
 /// The prompt, and the answer after it, are two bars each.
 pub const PROMPT_BARS: usize = 2;
@@ -93,6 +96,12 @@ pub enum CheckError {
         dir.display()
     )]
     NoWindows { dir: PathBuf, pieces: usize },
+    #[error("writing {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -371,6 +380,7 @@ pub fn check_against<E>(
     let mut empty_answers = 0;
     let mut windows_without_other_passage = 0;
     let mut index = 0;
+    let mut kept = Vec::with_capacity(windows_total);
     for ((piece, usable), windows) in pieces.iter().zip(&usable).zip(&picked) {
         progress.set_message(piece.name.clone());
         for &window in windows {
@@ -380,11 +390,13 @@ pub fn check_against<E>(
                 window.in_answer(baselines::replay(&window.prompt.notes, window.prompt_beats));
             replay.add(&replayed, window, &context, index, 1);
             let mut apart = true;
+            let mut answers = Vec::with_capacity(seeds);
             for k in 1..=options.seeds {
                 let seed = answer_seed(index, k);
                 let answer = window.in_answer(continuation(window, seed)?);
                 empty_answers += usize::from(answer.is_empty());
                 model.add(&answer, window, &context, index, seeds);
+                answers.push(answer);
                 let guess = window.in_answer(baselines::random_in_scale(
                     &window.prompt.notes,
                     context.key.pitch_classes(),
@@ -400,6 +412,11 @@ pub fn check_against<E>(
                 progress.inc(1);
             }
             windows_without_other_passage += usize::from(!apart);
+            kept.push(Kept {
+                piece: &piece.name,
+                window,
+                answers,
+            });
             index += 1;
         }
     }
@@ -437,6 +454,7 @@ pub fn check_against<E>(
                 .map(|(name, part)| (name.to_string(), model.accuracy_on(&truths, part.clone())))
                 .collect(),
             model_furthest: furthest(&model.samples, &truths),
+            model_most_told: most_told(&model.samples, &truths, &kept),
         },
         copying: corpus.map(|c| {
             Copying::new(
@@ -469,6 +487,67 @@ fn furthest(answers: &[Sample], truths: &[Sample]) -> Vec<Difference> {
             truth: g.mean_b,
         })
         .collect()
+}
+
+/// How many windows [`most_told`] names.
+const MOST_TOLD: usize = 5;
+
+/// A window as the check answered it.
+struct Kept<'a> {
+    piece: &'a str,
+    window: &'a Window,
+    /// The model's answers, seed 1 first.
+    answers: Vec<Vec<Note>>,
+}
+
+/// The [`MOST_TOLD`] windows whose answers (`answers`, a window's seeds in order) the
+/// classifier, fitted on all features as for its accuracy, tells from their truths most
+/// surely, held out as there and averaged over the same deals.
+fn most_told(answers: &[Sample], truths: &[Sample], kept: &[Kept]) -> Vec<Told> {
+    let samples: Vec<Sample> = answers.iter().chain(truths).cloned().collect();
+    let Some(p) = mean_held_out_probabilities(&samples, FOLDS, DEALINGS, FOLD_SEED) else {
+        return Vec::new();
+    };
+    // Per window: its answers' probabilities, seed 1 first, and its truth's.
+    let mut by_window: Vec<(Vec<f64>, Option<f64>)> = vec![(Vec::new(), None); kept.len()];
+    for (s, p) in samples.iter().zip(p) {
+        let (seeds, truth) = &mut by_window[s.group];
+        match (s.label, p) {
+            (true, p) => seeds.push(p.unwrap_or(f64::NAN)),
+            (false, p) => *truth = p,
+        }
+    }
+    let mut told: Vec<Told> = by_window
+        .into_iter()
+        .zip(kept)
+        .filter_map(|((seeds, truth), k)| {
+            let known: Vec<f64> = seeds.iter().copied().filter(|p| !p.is_nan()).collect();
+            if known.is_empty() {
+                return None;
+            }
+            let (surest, _) = seeds
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.is_nan())
+                .max_by(|a, b| a.1.total_cmp(b.1))?;
+            Some(Told {
+                piece: k.piece.to_string(),
+                start: k.window.start,
+                answers: known.iter().sum::<f64>() / known.len() as f64,
+                truth: truth.unwrap_or(f64::NAN),
+                seed: surest as u64 + 1,
+                passages: Passages {
+                    phrase: k.window.prompt.clone(),
+                    truth: k.window.truth.clone(),
+                    answer: k.answers.get(surest).cloned().unwrap_or_default(),
+                    bar_beats: k.window.prompt_beats / PROMPT_BARS as f64,
+                },
+            })
+        })
+        .collect();
+    told.sort_by(|a, b| b.answers.total_cmp(&a.answers));
+    told.truncate(MOST_TOLD);
+    told
 }
 
 /// The model's answer to `window`: the only place `check` asks the model for notes.

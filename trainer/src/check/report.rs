@@ -29,6 +29,38 @@ pub struct Classifier {
     /// The features whose means differ most between the model's answers and the truth, in
     /// standard deviations: what the answers lack or overdo.
     pub model_furthest: Vec<Difference>,
+    /// The windows whose answers it tells from the truth most surely, surest first: where
+    /// to look and listen first.
+    pub model_most_told: Vec<Told>,
+}
+
+/// A window whose answers the classifier tells from the truth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Told {
+    pub piece: String,
+    /// Where the window's phrase starts in the piece, in beats.
+    pub start: f64,
+    /// The held-out probability that the window's answers are answers, their mean (0.5:
+    /// the classifier cannot tell).
+    pub answers: f64,
+    /// The same for the window's true continuation (low: heard as music).
+    pub truth: f64,
+    /// The seed (1 to `--seeds`) whose answer it tells most surely.
+    pub seed: u64,
+    /// The phrase, the truth and that answer, to be drawn ([`super::rolls`]).
+    #[serde(skip)]
+    pub passages: Passages,
+}
+
+/// A window's phrase, its true continuation and one answer, in the window's time base (the
+/// phrase from beat 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passages {
+    pub phrase: continuo_core::Score,
+    pub truth: Vec<continuo_core::Note>,
+    pub answer: Vec<continuo_core::Note>,
+    /// The phrase's bar, in beats.
+    pub bar_beats: f64,
 }
 
 /// One feature's mean in the model's answers and in the truth, and their gap in pooled
@@ -172,6 +204,19 @@ impl fmt::Display for Report {
                     f,
                     "    {:+.2}  {}: {:.3} against {:.3}",
                     d.effect, d.feature, d.answers, d.truth
+                )?;
+            }
+        }
+        if !c.model_most_told.is_empty() {
+            writeln!(
+                f,
+                "  model, most surely told (held-out probability that a window's answers are answers; its truth's):"
+            )?;
+            for t in &c.model_most_told {
+                writeln!(
+                    f,
+                    "    {:.2}; {:.2}  {} from beat {} (seed {} surest)",
+                    t.answers, t.truth, t.piece, t.start, t.seed
                 )?;
             }
         }

@@ -262,6 +262,63 @@ fn answering_with_a_replay_scores_as_the_replay() {
 }
 
 #[test]
+fn the_windows_told_most_surely_come_with_their_phrase_truth_and_answer() {
+    let options = CheckOptions {
+        windows: 3,
+        seeds: 2,
+        ..Default::default()
+    };
+    // A replay, an octave up on the arpeggio piece only: its windows are the easier to tell.
+    let report = run(&options, |w, _| {
+        let lift = if w.prompt.bpm == 90.0 { 12 } else { 0 };
+        Ok(baselines::replay(&w.prompt.notes, w.prompt_beats)
+            .into_iter()
+            .map(|n| Note {
+                pitch: n.pitch + lift,
+                ..n
+            })
+            .collect())
+    });
+    let told = &report.classifier.model_most_told;
+    assert_eq!(told.len(), report.windows.min(MOST_TOLD));
+    assert!(told.windows(2).all(|w| w[0].answers >= w[1].answers));
+    for t in told {
+        assert!((0.0..=1.0).contains(&t.answers) && (0.0..=1.0).contains(&t.truth));
+        assert!((1..=options.seeds).contains(&t.seed));
+        let p = &t.passages;
+        assert!(!p.phrase.notes.is_empty() && !p.truth.is_empty() && !p.answer.is_empty());
+        assert!(p.answer.iter().all(|n| n.start >= p.phrase.notes[0].start));
+        assert_eq!(p.bar_beats, 4.0);
+    }
+    assert_eq!(told[0].piece, "arpeggio", "{told:?}");
+    let table = report.to_string();
+    assert!(table.contains("most surely told"), "{table}");
+    assert!(table.contains(&format!("{} from beat {}", told[0].piece, told[0].start)));
+
+    let dir = std::env::temp_dir().join(format!("continuo-rolls-{}", std::process::id()));
+    let written = rolls::write_rolls(told, &dir).unwrap();
+    assert_eq!(written.len(), 3 * told.len());
+    for path in &written {
+        let bytes = std::fs::read(path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!(
+                "0{}-",
+                1 + written.iter().position(|p| p == path).unwrap() / 3
+            )),
+            "{name}"
+        );
+        if name.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG"), "{name}");
+        } else {
+            let score = continuo_core::midi::read_midi(&bytes).unwrap();
+            assert!(!score.notes.is_empty(), "{name}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn the_random_baseline_uses_the_answer_seed() {
     let report = run(&CheckOptions::default(), |w, seed| {
         let key = metrics::best_key(&w.prompt.notes).pitch_classes();

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::{within, SamplingArgs};
 use crate::check::learn::{learn_model, LearnOptions};
+use crate::check::rolls::write_rolls;
 use crate::check::style_answers::check_styles;
 use crate::check::{check_model_against, CheckOptions};
 use crate::data::Skipped;
@@ -31,6 +32,11 @@ pub struct CheckCmd {
     /// Also write the report to this file as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the windows whose answers the classifier tells most surely into this folder:
+    /// a piano roll each (the phrase over its true continuation, and over the answer told
+    /// most surely) and both as MIDI files.
+    #[arg(long, conflicts_with_all = ["learn", "styles"])]
+    rolls: Option<PathBuf>,
     /// Folder(s) the model was trained on (searched recursively): `--train A B` or
     /// `--train A --train B`. Adds the longest run of notes each kind of answer shares
     /// with a piece in them; files with a held-out piece's notes are left out.
@@ -99,6 +105,10 @@ impl CheckCmd {
             let data = self.data.expect("clap requires --data without --learn");
             let (report, skipped) = check_model_against(&self.model, &data, &self.train, &check)?;
             warn(&skipped);
+            if let Some(dir) = &self.rolls {
+                let written = write_rolls(&report.classifier.model_most_told, dir)?;
+                eprintln!("wrote {} files into {}", written.len(), dir.display());
+            }
             (report.to_string(), report.to_json())
         };
         print!("{text}");
@@ -143,6 +153,14 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rolls_go_with_held_out_pieces_only() {
+        let cmd = parse(&["--data", "d", "--rolls", "out"]).unwrap();
+        assert_eq!(cmd.rolls, Some(PathBuf::from("out")));
+        assert!(parse(&["--styles", "--rolls", "out"]).is_err());
+        assert!(parse(&["--learn", "--rolls", "out"]).is_err());
     }
 
     #[test]
