@@ -509,37 +509,36 @@ fn most_told(answers: &[Sample], truths: &[Sample], kept: &[Kept]) -> Vec<Told> 
         return Vec::new();
     };
     // Per window: its answers' probabilities, seed 1 first, and its truth's.
-    let mut by_window: Vec<(Vec<f64>, Option<f64>)> = vec![(Vec::new(), None); kept.len()];
+    let mut by_window: Vec<(Vec<Option<f64>>, Option<f64>)> = vec![(Vec::new(), None); kept.len()];
     for (s, p) in samples.iter().zip(p) {
         let (seeds, truth) = &mut by_window[s.group];
-        match (s.label, p) {
-            (true, p) => seeds.push(p.unwrap_or(f64::NAN)),
-            (false, p) => *truth = p,
+        if s.label {
+            seeds.push(p);
+        } else {
+            *truth = p;
         }
     }
     let mut told: Vec<Told> = by_window
         .into_iter()
         .zip(kept)
         .filter_map(|((seeds, truth), k)| {
-            let known: Vec<f64> = seeds.iter().copied().filter(|p| !p.is_nan()).collect();
-            if known.is_empty() {
-                return None;
-            }
+            let known = seeds.iter().flatten();
+            let mean = known.clone().sum::<f64>() / known.clone().count() as f64;
             let (surest, _) = seeds
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| !p.is_nan())
-                .max_by(|a, b| a.1.total_cmp(b.1))?;
+                .filter_map(|(i, p)| Some((i, (*p)?)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))?;
             Some(Told {
                 piece: k.piece.to_string(),
                 start: k.window.start,
-                answers: known.iter().sum::<f64>() / known.len() as f64,
-                truth: truth.unwrap_or(f64::NAN),
+                answers: mean,
+                truth,
                 seed: surest as u64 + 1,
                 passages: Passages {
                     phrase: k.window.prompt.clone(),
                     truth: k.window.truth.clone(),
-                    answer: k.answers.get(surest).cloned().unwrap_or_default(),
+                    answer: k.answers[surest].clone(),
                     bar_beats: k.window.prompt_beats / PROMPT_BARS as f64,
                 },
             })

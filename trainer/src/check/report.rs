@@ -43,8 +43,9 @@ pub struct Told {
     /// The held-out probability that the window's answers are answers, their mean (0.5:
     /// the classifier cannot tell).
     pub answers: f64,
-    /// The same for the window's true continuation (low: heard as music).
-    pub truth: f64,
+    /// The same for the window's true continuation (low: heard as music); `None` where its
+    /// fold could not be fitted.
+    pub truth: Option<f64>,
     /// The seed (1 to `--seeds`) whose answer it tells most surely.
     pub seed: u64,
     /// The phrase, the truth and that answer, to be drawn ([`super::rolls`]).
@@ -213,10 +214,13 @@ impl fmt::Display for Report {
                 "  model, most surely told (held-out probability that a window's answers are answers; its truth's):"
             )?;
             for t in &c.model_most_told {
+                let truth = t
+                    .truth
+                    .map_or_else(|| "-".to_string(), |p| format!("{p:.2}"));
                 writeln!(
                     f,
-                    "    {:.2}; {:.2}  {} from beat {} (seed {} surest)",
-                    t.answers, t.truth, t.piece, t.start, t.seed
+                    "    {:.2}; {truth}  {} from beat {} (seed {} surest)",
+                    t.answers, t.piece, t.start, t.seed
                 )?;
             }
         }
