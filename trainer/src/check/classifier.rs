@@ -227,66 +227,69 @@ pub fn held_out_probabilities(
     Some(probabilities)
 }
 
-/// Weighted held-out accuracy of `folds`-fold cross-validation
-/// ([`held_out_probabilities`]), a sample told as the `true` kind at a probability of 0.5 or
-/// more. `None` with fewer than two groups, or with a kind missing.
-pub fn cross_validated_accuracy(samples: &[Sample], folds: usize, seed: u64) -> Option<f64> {
+/// Weighted accuracy of held-out `probabilities` (one per sample, from
+/// [`held_out_probabilities`]), a sample told as the `true` kind at a probability of 0.5 or
+/// more; `None` where no sample has one.
+pub fn accuracy(samples: &[Sample], probabilities: &[Option<f64>]) -> Option<f64> {
     let (mut right, mut total) = (0.0, 0.0);
-    for (s, p) in samples
-        .iter()
-        .zip(held_out_probabilities(samples, folds, seed)?)
-    {
+    for (s, p) in samples.iter().zip(probabilities) {
         if let Some(p) = p {
-            right += s.weight * f64::from(u8::from((p >= 0.5) == s.label));
+            right += s.weight * f64::from(u8::from((*p >= 0.5) == s.label));
             total += s.weight;
         }
     }
     (total > 0.0).then(|| right / total)
 }
 
-/// [`cross_validated_accuracy`] averaged over `dealings` deals of the groups to folds, from
-/// seeds `seed`, `seed + 1`, …. Which windows share a fold moves a single dealing's
-/// accuracy: by up to 0.04 between seeds for the same answers on the check's sets, as much
-/// as many a change of settings did.
+/// Weighted held-out accuracy of `folds`-fold cross-validation. `None` with fewer than two
+/// groups, or with a kind missing.
+pub fn cross_validated_accuracy(samples: &[Sample], folds: usize, seed: u64) -> Option<f64> {
+    accuracy(samples, &held_out_probabilities(samples, folds, seed)?)
+}
+
+/// [`held_out_probabilities`] for `dealings` deals of the groups to folds, from seeds
+/// `seed`, `seed + 1`, …; deals that cannot be fitted are left out. Which windows share a
+/// fold moves a single dealing's accuracy: by up to 0.04 between seeds for the same answers
+/// on the check's sets, as much as many a change of settings did.
+pub fn held_out_deals(
+    samples: &[Sample],
+    folds: usize,
+    dealings: usize,
+    seed: u64,
+) -> Vec<Vec<Option<f64>>> {
+    (0..dealings.max(1) as u64)
+        .filter_map(|d| held_out_probabilities(samples, folds, seed.wrapping_add(d)))
+        .collect()
+}
+
+/// The [`accuracy`] of each of `deals` (from [`held_out_deals`]), averaged.
+pub fn mean_accuracy(samples: &[Sample], deals: &[Vec<Option<f64>>]) -> Option<f64> {
+    let runs: Vec<f64> = deals.iter().filter_map(|p| accuracy(samples, p)).collect();
+    (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
+}
+
+/// [`cross_validated_accuracy`] averaged over `dealings` deals ([`held_out_deals`]).
 pub fn mean_cross_validated_accuracy(
     samples: &[Sample],
     folds: usize,
     dealings: usize,
     seed: u64,
 ) -> Option<f64> {
-    let runs: Vec<f64> = (0..dealings.max(1) as u64)
-        .filter_map(|d| cross_validated_accuracy(samples, folds, seed.wrapping_add(d)))
-        .collect();
-    (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
+    mean_accuracy(samples, &held_out_deals(samples, folds, dealings, seed))
 }
 
-/// [`held_out_probabilities`] averaged over `dealings` deals of the groups to folds, from
-/// seeds `seed`, `seed + 1`, …; a sample's `None` where no deal gave it one.
-pub fn mean_held_out_probabilities(
-    samples: &[Sample],
-    folds: usize,
-    dealings: usize,
-    seed: u64,
-) -> Option<Vec<Option<f64>>> {
-    let mut sums = vec![(0.0, 0u32); samples.len()];
-    let mut any = false;
-    for d in 0..dealings.max(1) as u64 {
-        let Some(run) = held_out_probabilities(samples, folds, seed.wrapping_add(d)) else {
-            continue;
-        };
-        any = true;
-        for ((sum, n), p) in sums.iter_mut().zip(run) {
-            if let Some(p) = p {
-                *sum += p;
-                *n += 1;
-            }
-        }
-    }
-    any.then(|| {
-        sums.into_iter()
-            .map(|(sum, n)| (n > 0).then(|| sum / f64::from(n)))
-            .collect()
-    })
+/// Each sample's probability in `deals` (from [`held_out_deals`]), averaged over the deals
+/// that gave it one; `None` without a deal.
+pub fn mean_probabilities(deals: &[Vec<Option<f64>>]) -> Option<Vec<Option<f64>>> {
+    let first = deals.first()?;
+    Some(
+        (0..first.len())
+            .map(|i| {
+                let known: Vec<f64> = deals.iter().filter_map(|d| d[i]).collect();
+                (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
+            })
+            .collect(),
+    )
 }
 
 /// How one feature differs between two kinds of passage.
@@ -396,7 +399,7 @@ mod tests {
             assert!((0.0..=1.0).contains(&p));
             assert_eq!(p >= 0.5, s.label, "far apart, each is told as its kind");
         }
-        let mean = mean_held_out_probabilities(&samples, 5, 4, 1).unwrap();
+        let mean = mean_probabilities(&held_out_deals(&samples, 5, 4, 1)).unwrap();
         assert_eq!(mean.len(), samples.len());
         let one_kind: Vec<Sample> = samples.iter().filter(|s| s.label).cloned().collect();
         assert_eq!(held_out_probabilities(&one_kind, 5, 1), None);

@@ -47,7 +47,8 @@ use thiserror::Error;
 use crate::data::{read_scores, NamedScore, Skipped};
 use crate::generate;
 use classifier::{
-    feature_gaps, mean_cross_validated_accuracy, mean_held_out_probabilities, Gap, Sample,
+    feature_gaps, held_out_deals, mean_accuracy, mean_cross_validated_accuracy, mean_probabilities,
+    Gap, Sample,
 };
 use copying::{Copying, Corpus};
 use measures::{Context, MeanMeasures, Measures};
@@ -331,18 +332,23 @@ impl<'a> Kind<'a> {
 
     /// [`Self::accuracy`] with only the features in `part`.
     fn accuracy_on(&self, truths: &[Sample], part: std::ops::Range<usize>) -> Option<f64> {
+        let samples = self.beside(truths, part);
+        mean_cross_validated_accuracy(&samples, FOLDS, DEALINGS, FOLD_SEED)
+    }
+
+    /// These answers, then the truths of their windows, with only the features in `part`:
+    /// what the classifier is fitted and tested on.
+    fn beside(&self, truths: &[Sample], part: std::ops::Range<usize>) -> Vec<Sample> {
         let groups: std::collections::BTreeSet<usize> =
             self.samples.iter().map(|s| s.group).collect();
-        let samples: Vec<Sample> = self
-            .samples
+        self.samples
             .iter()
             .chain(truths.iter().filter(|t| groups.contains(&t.group)))
             .map(|s| Sample {
                 features: s.features[part.clone()].to_vec(),
                 ..s.clone()
             })
-            .collect();
-        mean_cross_validated_accuracy(&samples, FOLDS, DEALINGS, FOLD_SEED)
+            .collect()
     }
 }
 
@@ -428,6 +434,10 @@ pub fn check_against<E>(
             ..s.clone()
         })
         .collect();
+    // The model's answers are told apart once, for the accuracy and for the windows told
+    // most surely alike.
+    let model_samples = model.beside(&truths, 0..features::FEATURES);
+    let model_deals = held_out_deals(&model_samples, FOLDS, DEALINGS, FOLD_SEED);
     Ok(Report {
         options: options.clone(),
         pieces: pieces.len(),
@@ -448,13 +458,13 @@ pub fn check_against<E>(
             replay: replay.accuracy(&truths),
             random: random.accuracy(&truths),
             other_passage: passage.accuracy(&truths),
-            model: model.accuracy(&truths),
+            model: mean_accuracy(&model_samples, &model_deals),
             model_by_part: features::GROUPS
                 .iter()
                 .map(|(name, part)| (name.to_string(), model.accuracy_on(&truths, part.clone())))
                 .collect(),
             model_furthest: furthest(&model.samples, &truths),
-            model_most_told: most_told(&model.samples, &truths, &kept),
+            model_most_told: most_told(&model_samples, &model_deals, &kept),
         },
         copying: corpus.map(|c| {
             Copying::new(
@@ -500,12 +510,11 @@ struct Kept<'a> {
     answers: Vec<Vec<Note>>,
 }
 
-/// The [`MOST_TOLD`] windows whose answers (`answers`, a window's seeds in order) the
-/// classifier, fitted on all features as for its accuracy, tells from their truths most
-/// surely, held out as there and averaged over the same deals.
-fn most_told(answers: &[Sample], truths: &[Sample], kept: &[Kept]) -> Vec<Told> {
-    let samples: Vec<Sample> = answers.iter().chain(truths).cloned().collect();
-    let Some(p) = mean_held_out_probabilities(&samples, FOLDS, DEALINGS, FOLD_SEED) else {
+/// The [`MOST_TOLD`] windows whose answers the classifier tells from their truths most
+/// surely: `samples` the answers (a window's seeds in order) and then the truths, `deals`
+/// their held-out probabilities in each deal of windows to folds.
+fn most_told(samples: &[Sample], deals: &[Vec<Option<f64>>], kept: &[Kept]) -> Vec<Told> {
+    let Some(p) = mean_probabilities(deals) else {
         return Vec::new();
     };
     // Per window: its answers' probabilities, seed 1 first, and its truth's.
